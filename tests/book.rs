@@ -12,17 +12,26 @@ use std::path::{Path, PathBuf};
 
 use pretty_assertions::assert_eq;
 
-// Each example is compiled into this test as a module, so its `run` function
-// can write into a buffer. Its `main` is unused here.
-#[allow(dead_code)]
-#[path = "../examples/l01_event_store.rs"]
-mod l01_event_store;
-
 type Run = fn(&mut Vec<u8>) -> Result<(), Box<dyn Error>>;
 
-/// Every example, by stem. `every_lesson_has_a_golden_test` keeps this list
-/// in step with the lessons in `src/`.
-const EXAMPLES: &[(&str, Run)] = &[("l01_event_store", |out| l01_event_store::run(out))];
+/// Compiles each example into this test as a module, so its `run` function
+/// can write into a buffer (its `main` is unused here), and lists them all in
+/// `EXAMPLES`. `every_lesson_has_a_golden_test` keeps the list in step with
+/// the lessons in `src/`.
+macro_rules! examples {
+    ($($stem:ident => $path:literal,)*) => {
+        $(
+            #[allow(dead_code)]
+            #[path = $path]
+            mod $stem;
+        )*
+        const EXAMPLES: &[(&str, Run)] = &[$((stringify!($stem), |out| $stem::run(out)),)*];
+    };
+}
+
+examples! {
+    l01_event_store => "../examples/l01_event_store.rs",
+}
 
 /// The languages a fence in the book may declare.
 const FENCE_LANGUAGES: &[&str] = &["rust", "rust,ignore", "text", "console", "toml"];
