@@ -30,4 +30,6 @@ mod book {
     mod introduction {}
     #[doc = include_str!("../book/src/l01_event_store.md")]
     mod l01_event_store {}
+    #[doc = include_str!("../book/src/appendix_glossary.md")]
+    mod appendix_glossary {}
 }
