@@ -32,4 +32,6 @@ mod book {
     mod l01_event_store {}
     #[doc = include_str!("../book/src/appendix_glossary.md")]
     mod appendix_glossary {}
+    #[doc = include_str!("../book/src/appendix_questions.md")]
+    mod appendix_questions {}
 }
