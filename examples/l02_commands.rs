@@ -88,7 +88,10 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let roadmap_state = load_post(&store, &roadmap);
     let answer = decide(&PostCommand::PublishPost, &roadmap_state);
     writeln!(out)?;
-    writeln!(out, "Asking decide (no append) whether {roadmap} may be published:")?;
+    writeln!(
+        out,
+        "Asking decide (no append) whether {roadmap} may be published:"
+    )?;
     writeln!(out, "  {answer:?}")?;
     writeln!(
         out,

@@ -326,12 +326,10 @@ pub fn validate_title(title: &str) -> Result<String, PostError> {
 pub fn decide(command: &PostCommand, state: &Option<Post>) -> Result<Vec<PostEvent>, PostError> {
     match (command, state) {
         (PostCommand::CreatePost { .. }, Some(_)) => Err(PostError::AlreadyExists),
-        (PostCommand::CreatePost { author, title }, None) => {
-            Ok(vec![PostEvent::PostCreated {
-                author: author.clone(),
-                title: validate_title(title)?,
-            }])
-        }
+        (PostCommand::CreatePost { author, title }, None) => Ok(vec![PostEvent::PostCreated {
+            author: author.clone(),
+            title: validate_title(title)?,
+        }]),
         (PostCommand::RetitlePost { .. } | PostCommand::PublishPost, None) => {
             Err(PostError::NotFound)
         }

@@ -77,7 +77,12 @@ fn creating_a_new_post_records_post_created_with_the_trimmed_title() {
     let mut store = given(vec![]);
 
     // when
-    let result = handle(&mut store, &post_1(), &create("  Hello  "), Timestamp(2_000));
+    let result = handle(
+        &mut store,
+        &post_1(),
+        &create("  Hello  "),
+        Timestamp(2_000),
+    );
 
     // then
     assert_eq!(result, Ok(Version(1)));
@@ -168,7 +173,12 @@ fn retitling_to_the_current_title_is_accepted_and_records_nothing() {
 
     // when: the same title, once with spaces that trimming removes
     let same = handle(&mut store, &post_1(), &retitle("Hello"), Timestamp(2_000));
-    let padded = handle(&mut store, &post_1(), &retitle("  Hello "), Timestamp(2_000));
+    let padded = handle(
+        &mut store,
+        &post_1(),
+        &retitle("  Hello "),
+        Timestamp(2_000),
+    );
 
     // then
     assert_eq!((same, padded), (Ok(Version(2)), Ok(Version(2))));
@@ -271,7 +281,10 @@ fn each_post_is_decided_from_its_own_stream_only() {
 
     // then
     assert_eq!(publish_2, Err(PostError::NotFound));
-    assert_eq!((create_2, publish_2_again), (Ok(Version(1)), Ok(Version(2))));
+    assert_eq!(
+        (create_2, publish_2_again),
+        (Ok(Version(1)), Ok(Version(2)))
+    );
     assert_eq!(store.stream_version(&post_1()), Version(2));
 }
 
@@ -333,8 +346,8 @@ fn folding_a_stream_gives_the_current_state_every_time() {
 #[test]
 fn evolve_follows_the_facts_and_ignores_events_that_cannot_apply() {
     // given: histories the handler would never write
-    let orphan_retitle = vec![retitled("Nobody created me"), PostEvent::PostPublished];
-    let created_twice = vec![created("First"), created("Second")];
+    let orphan_retitle = [retitled("Nobody created me"), PostEvent::PostPublished];
+    let created_twice = [created("First"), created("Second")];
 
     // when
     let orphan = orphan_retitle.iter().fold(None, evolve);
@@ -422,7 +435,11 @@ fn whatever_commands_arrive_every_stream_keeps_the_rules() {
             let before = store.last_position();
             let result = handle(&mut store, stream, &command, Timestamp(step));
             if result.is_err() {
-                assert_eq!(store.last_position(), before, "seed {seed}: refused but recorded");
+                assert_eq!(
+                    store.last_position(),
+                    before,
+                    "seed {seed}: refused but recorded"
+                );
             }
         }
 
@@ -465,8 +482,8 @@ fn whatever_commands_arrive_every_stream_keeps_the_rules() {
 mod exercises {
     use super::*;
     use es_workbook::exercises::l02_commands::{
-        BatchError, RetitleLimitError, StrictError, audit_stream, decide_strict,
-        handle_batch, handle_with_retitle_limit,
+        BatchError, RetitleLimitError, StrictError, audit_stream, decide_strict, handle_batch,
+        handle_with_retitle_limit,
     };
     use pretty_assertions::assert_eq;
 
@@ -611,7 +628,11 @@ mod exercises {
         let versions: Vec<u64> = strict_findings.iter().map(|(v, _)| v.0).collect();
         assert_eq!(versions, vec![1, 2, 4, 5, 6]);
         assert!(clean.is_empty());
-        assert_eq!(store.last_position(), Position(6), "an audit changes nothing");
+        assert_eq!(
+            store.last_position(),
+            Position(6),
+            "an audit changes nothing"
+        );
     }
 
     #[test]
@@ -671,6 +692,10 @@ mod exercises {
             })
         );
         assert_eq!(empty, Ok(Version(1)));
-        assert_eq!(store.last_position(), Position(4), "refused batches record nothing");
+        assert_eq!(
+            store.last_position(),
+            Position(4),
+            "refused batches record nothing"
+        );
     }
 }

@@ -172,7 +172,11 @@ impl From<PostError> for RetitleLimitError {
 
 impl fmt::Display for BatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "command {} of the batch refused: {}", self.index, self.error)
+        write!(
+            f,
+            "command {} of the batch refused: {}",
+            self.index, self.error
+        )
     }
 }
 

@@ -95,21 +95,34 @@ pub fn handle_with_retitle_limit(
     // does not keep, so it folds its own counter from the same events: new
     // rules often need new state, never new storage. A real model would add
     // a `draft_retitles` field to `Post` and count it in `evolve`.
-    let (state, draft_retitles) = store.read_stream(stream).into_iter().fold(
-        (None, 0),
-        |(state, count), recorded| {
-            let draft = matches!(&state, Some(Post { published: false, .. }));
-            let count = match &recorded.event {
-                PostEvent::PostRetitled { .. } if draft => count + 1,
-                _ => count,
-            };
-            (evolve(state, &recorded.event), count)
-        },
-    );
+    let (state, draft_retitles) =
+        store
+            .read_stream(stream)
+            .into_iter()
+            .fold((None, 0), |(state, count), recorded| {
+                let draft = matches!(
+                    &state,
+                    Some(Post {
+                        published: false,
+                        ..
+                    })
+                );
+                let count = match &recorded.event {
+                    PostEvent::PostRetitled { .. } if draft => count + 1,
+                    _ => count,
+                };
+                (evolve(state, &recorded.event), count)
+            });
     let events = decide(command, &state)?;
     // Only a retitle that records an event counts against the limit, so the
     // check runs on the decided events rather than on the command.
-    let draft = matches!(&state, Some(Post { published: false, .. }));
+    let draft = matches!(
+        &state,
+        Some(Post {
+            published: false,
+            ..
+        })
+    );
     let retitles = events
         .iter()
         .any(|event| matches!(event, PostEvent::PostRetitled { .. }));
@@ -245,7 +258,11 @@ impl From<PostError> for RetitleLimitError {
 
 impl fmt::Display for BatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "command {} of the batch refused: {}", self.index, self.error)
+        write!(
+            f,
+            "command {} of the batch refused: {}",
+            self.index, self.error
+        )
     }
 }
 
