@@ -9,6 +9,7 @@
 //! | # | module | teaches | run it |
 //! |---|--------|---------|--------|
 //! | 1 | [`l01_event_store`] | events as facts; an in-memory store with streams and global positions | `cargo run --example l01_event_store` |
+//! | 2 | [`l02_commands`] | commands vs events; a handler that loads, folds, decides and appends; typed rejections | `cargo run --example l02_commands` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -19,6 +20,7 @@
 //! the reference solutions instead.
 
 pub mod l01_event_store;
+pub mod l02_commands;
 
 pub mod exercises;
 
@@ -34,4 +36,6 @@ mod book {
     mod appendix_glossary {}
     #[doc = include_str!("../book/src/appendix_questions.md")]
     mod appendix_questions {}
+    #[doc = include_str!("../book/src/l02_commands.md")]
+    mod l02_commands {}
 }
