@@ -45,7 +45,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     catch_up(out, "posts", &mut posts, &store)?;
     print_posts(out, posts.model())?;
     catch_up(out, "notifier", &mut notifier, &store)?;
-    print_outbox(out, &notifier.outbox()[..])?;
+    print_outbox(out, notifier.outbox())?;
 
     append(&mut store, &roadmap, retitled("Roadmap 2026"));
     append(&mut store, &roadmap, PostEvent::PostPublished);

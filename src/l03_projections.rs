@@ -146,63 +146,7 @@ impl EventStore {
 
 // --- New in lesson 3 --------------------------------------------------------
 
-// ANCHOR: consumer
-/// What happened to one event handed to a consumer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// The event was the next one: it is applied and the checkpoint moved to it.
-    Applied,
-    /// The event is at or below the checkpoint, so it was applied before: ignored.
-    Duplicate,
-    /// The event is beyond the next position, so an earlier one is missing.
-    /// Nothing changed; catching up from the checkpoint fills the gap.
-    Gap {
-        /// The position the consumer needs next.
-        expected: Position,
-    },
-}
-
-impl Delivery {
-    /// Sorts an event at `position` for a consumer whose checkpoint is
-    /// `checkpoint`. Positions are dense, so only `checkpoint + 1` is new.
-    fn of(position: Position, checkpoint: Position) -> Delivery {
-        let expected = Position(checkpoint.0.saturating_add(1));
-        if position <= checkpoint {
-            Delivery::Duplicate
-        } else if position > expected {
-            Delivery::Gap { expected }
-        } else {
-            Delivery::Applied
-        }
-    }
-}
-
-/// Anything that reads the log in order and remembers how far it got: a
-/// projection, or a reactor with side effects.
-pub trait Consumer {
-    /// The position of the last event this consumer applied; `Position(0)`
-    /// before the first.
-    fn checkpoint(&self) -> Position;
-
-    /// Hands one event to the consumer. Only the event right after the
-    /// checkpoint is applied; anything else changes nothing.
-    fn deliver(&mut self, recorded: &RecordedEvent) -> Delivery;
-
-    /// Applies every event after the checkpoint and returns how many it
-    /// applied: the whole log for a new consumer, only the tail afterwards.
-    fn catch_up(&mut self, store: &EventStore) -> usize {
-        let mut applied = 0;
-        for recorded in store.read_all(self.checkpoint()) {
-            if self.deliver(recorded) == Delivery::Applied {
-                applied += 1;
-            }
-        }
-        applied
-    }
-}
-// ANCHOR_END: consumer
-
-// ANCHOR: projection
+// ANCHOR: read_model
 /// A table built from events. `apply` only folds: it knows nothing of
 /// positions or checkpoints, which [`Projection`] takes care of. It must be
 /// total (never fail, never panic) and pure: no clock, no I/O, no side effects.
@@ -210,51 +154,7 @@ pub trait ReadModel: Default {
     /// Folds one event into the table.
     fn apply(&mut self, recorded: &RecordedEvent);
 }
-
-/// A read model together with its checkpoint. They live in one value, so
-/// saving the projection saves both, and they cannot drift apart.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Projection<M> {
-    checkpoint: Position,
-    model: M,
-}
-
-impl<M: ReadModel> Projection<M> {
-    /// An empty read model at checkpoint `Position(0)`.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The table, as of the checkpoint.
-    pub fn model(&self) -> &M {
-        &self.model
-    }
-
-    /// Rebuilds from position 0 into a fresh value, then swaps it in and
-    /// returns the old one. Until the swap, `self` is untouched: readers never
-    /// see a half-built table, and a failed rebuild leaves the old one in place.
-    pub fn rebuild(&mut self, store: &EventStore) -> Self {
-        let mut fresh = Self::new();
-        fresh.catch_up(store);
-        std::mem::replace(self, fresh)
-    }
-}
-
-impl<M: ReadModel> Consumer for Projection<M> {
-    fn checkpoint(&self) -> Position {
-        self.checkpoint
-    }
-
-    fn deliver(&mut self, recorded: &RecordedEvent) -> Delivery {
-        let delivery = Delivery::of(recorded.position, self.checkpoint);
-        if delivery == Delivery::Applied {
-            self.model.apply(recorded);
-            self.checkpoint = recorded.position;
-        }
-        delivery
-    }
-}
-// ANCHOR_END: projection
+// ANCHOR_END: read_model
 
 // ANCHOR: posts_table
 /// Whether readers can see a post.
@@ -288,6 +188,7 @@ pub struct PostRow {
 pub struct PostsTable {
     rows: BTreeMap<StreamId, PostRow>,
 }
+// ANCHOR_END: posts_table
 
 impl PostsTable {
     /// Every row, by post id.
@@ -301,6 +202,7 @@ impl PostsTable {
     }
 }
 
+// ANCHOR: posts_apply
 impl ReadModel for PostsTable {
     fn apply(&mut self, recorded: &RecordedEvent) {
         let at = recorded.recorded_at;
@@ -332,7 +234,7 @@ impl ReadModel for PostsTable {
         row.updated_at = at;
     }
 }
-// ANCHOR_END: posts_table
+// ANCHOR_END: posts_apply
 
 // ANCHOR: per_author
 /// How many posts one author has written, and how many of them are published.
@@ -379,6 +281,114 @@ impl ReadModel for PostsPerAuthor {
 }
 // ANCHOR_END: per_author
 
+// ANCHOR: delivery
+/// What happened to one event handed to a consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The event was the next one: it is applied and the checkpoint moved to it.
+    Applied,
+    /// The event is at or below the checkpoint, so it was applied before: ignored.
+    Duplicate,
+    /// The event is beyond the next position, so an earlier one is missing.
+    /// Nothing changed; catching up from the checkpoint fills the gap.
+    Gap {
+        /// The position the consumer needs next.
+        expected: Position,
+    },
+}
+
+impl Delivery {
+    /// Sorts an event at `position` for a consumer whose checkpoint is
+    /// `checkpoint`. Positions are dense, so only `checkpoint + 1` is new.
+    fn of(position: Position, checkpoint: Position) -> Delivery {
+        let expected = Position(checkpoint.0.saturating_add(1));
+        if position <= checkpoint {
+            Delivery::Duplicate
+        } else if position > expected {
+            Delivery::Gap { expected }
+        } else {
+            Delivery::Applied
+        }
+    }
+}
+// ANCHOR_END: delivery
+
+// ANCHOR: consumer
+/// Anything that reads the log in order and remembers how far it got: a
+/// projection, or a reactor with side effects.
+pub trait Consumer {
+    /// The position of the last event this consumer applied; `Position(0)`
+    /// before the first.
+    fn checkpoint(&self) -> Position;
+
+    /// Hands one event to the consumer. Only the event right after the
+    /// checkpoint is applied; anything else changes nothing.
+    fn deliver(&mut self, recorded: &RecordedEvent) -> Delivery;
+
+    /// Applies every event after the checkpoint and returns how many it
+    /// applied: the whole log for a new consumer, only the tail afterwards.
+    fn catch_up(&mut self, store: &EventStore) -> usize {
+        let mut applied = 0;
+        for recorded in store.read_all(self.checkpoint()) {
+            if self.deliver(recorded) == Delivery::Applied {
+                applied += 1;
+            }
+        }
+        applied
+    }
+}
+// ANCHOR_END: consumer
+
+// ANCHOR: projection
+/// A read model together with its checkpoint. They live in one value, so
+/// saving the projection saves both, and they cannot drift apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Projection<M> {
+    checkpoint: Position,
+    model: M,
+}
+
+impl<M: ReadModel> Projection<M> {
+    /// An empty read model at checkpoint `Position(0)`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The table, as of the checkpoint.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+}
+
+impl<M: ReadModel> Consumer for Projection<M> {
+    fn checkpoint(&self) -> Position {
+        self.checkpoint
+    }
+
+    fn deliver(&mut self, recorded: &RecordedEvent) -> Delivery {
+        let delivery = Delivery::of(recorded.position, self.checkpoint);
+        if delivery == Delivery::Applied {
+            self.model.apply(recorded);
+            self.checkpoint = recorded.position;
+        }
+        delivery
+    }
+}
+// ANCHOR_END: projection
+
+// ANCHOR: rebuild
+impl<M: ReadModel> Projection<M> {
+    /// Rebuilds from position 0 into a fresh value, then swaps it in and
+    /// returns the old one. Until the swap, `self` is untouched: readers never
+    /// see a half-built table, and a failed rebuild leaves the old one in place.
+    pub fn rebuild(&mut self, store: &EventStore) -> Self {
+        let mut fresh = Self::new();
+        fresh.catch_up(store);
+        std::mem::replace(self, fresh)
+    }
+}
+// ANCHOR_END: rebuild
+
 // ANCHOR: notifier
 /// A message telling subscribers that a post went live. Its `caused_by`
 /// position is unique per notification, so a mail sender can use it as a
@@ -405,6 +415,7 @@ pub struct Notifier {
     posts: BTreeMap<StreamId, (String, String)>,
     outbox: Vec<Notification>,
 }
+// ANCHOR_END: notifier
 
 impl Notifier {
     /// A notifier that has not seen any event yet.
@@ -418,6 +429,7 @@ impl Notifier {
     }
 }
 
+// ANCHOR: notifier_deliver
 impl Consumer for Notifier {
     fn checkpoint(&self) -> Position {
         self.checkpoint
@@ -454,7 +466,7 @@ impl Consumer for Notifier {
         delivery
     }
 }
-// ANCHOR_END: notifier
+// ANCHOR_END: notifier_deliver
 
 impl fmt::Display for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
