@@ -132,7 +132,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         .count();
     writeln!(
         out,
-        "  {repeats} of these {} were sent before: subscribers would hear of each post twice",
+        "  {repeats} of these {} were already sent: subscribers would hear of each post twice",
         reset.outbox().len()
     )?;
     Ok(())
