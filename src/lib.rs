@@ -10,6 +10,7 @@
 //! |---|--------|---------|--------|
 //! | 1 | [`l01_event_store`] | events as facts; an in-memory store with streams and global positions | `cargo run --example l01_event_store` |
 //! | 2 | [`l02_commands`] | commands vs events; a handler that loads, folds, decides and appends; typed rejections | `cargo run --example l02_commands` |
+//! | 3 | [`l03_projections`] | read models with checkpoints; rebuild equals incremental; idempotent delivery; side effects that never re-fire | `cargo run --example l03_projections` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -21,6 +22,7 @@
 
 pub mod l01_event_store;
 pub mod l02_commands;
+pub mod l03_projections;
 
 pub mod exercises;
 
@@ -38,4 +40,6 @@ mod book {
     mod appendix_questions {}
     #[doc = include_str!("../book/src/l02_commands.md")]
     mod l02_commands {}
+    #[doc = include_str!("../book/src/l03_projections.md")]
+    mod l03_projections {}
 }

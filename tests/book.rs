@@ -32,6 +32,7 @@ macro_rules! examples {
 examples! {
     l01_event_store => "../examples/l01_event_store.rs",
     l02_commands => "../examples/l02_commands.rs",
+    l03_projections => "../examples/l03_projections.rs",
 }
 
 /// The languages a fence in the book may declare.

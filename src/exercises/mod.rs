@@ -16,3 +16,5 @@ pub mod l01_event_store;
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l02_commands.rs")]
 pub mod l02_commands;
+#[cfg_attr(feature = "solutions", path = "../solutions/l03_projections.rs")]
+pub mod l03_projections;
