@@ -11,6 +11,7 @@
 //! | 1 | [`l01_event_store`] | events as facts; an in-memory store with streams and global positions | `cargo run --example l01_event_store` |
 //! | 2 | [`l02_commands`] | commands vs events; a handler that loads, folds, decides and appends; typed rejections | `cargo run --example l02_commands` |
 //! | 3 | [`l03_projections`] | read models with checkpoints; rebuild equals incremental; idempotent delivery; side effects that never re-fire | `cargo run --example l03_projections` |
+//! | 4 | [`l04_queries`] | querying a stream or a projection; state as of a version or a recorded time; a post's history | `cargo run --example l04_queries` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -23,6 +24,7 @@
 pub mod l01_event_store;
 pub mod l02_commands;
 pub mod l03_projections;
+pub mod l04_queries;
 
 pub mod exercises;
 
@@ -42,4 +44,6 @@ mod book {
     mod l02_commands {}
     #[doc = include_str!("../book/src/l03_projections.md")]
     mod l03_projections {}
+    #[doc = include_str!("../book/src/l04_queries.md")]
+    mod l04_queries {}
 }

@@ -33,6 +33,7 @@ examples! {
     l01_event_store => "../examples/l01_event_store.rs",
     l02_commands => "../examples/l02_commands.rs",
     l03_projections => "../examples/l03_projections.rs",
+    l04_queries => "../examples/l04_queries.rs",
 }
 
 /// The languages a fence in the book may declare.

@@ -18,3 +18,5 @@ pub mod l01_event_store;
 pub mod l02_commands;
 #[cfg_attr(feature = "solutions", path = "../solutions/l03_projections.rs")]
 pub mod l03_projections;
+#[cfg_attr(feature = "solutions", path = "../solutions/l04_queries.rs")]
+pub mod l04_queries;
