@@ -13,3 +13,6 @@
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l01_event_store.rs")]
 pub mod l01_event_store;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l06_aggregates.rs")]
+pub mod l06_aggregates;
