@@ -256,7 +256,10 @@ impl fmt::Display for AccountError {
             ),
             AccountError::BalanceOverflow => f.write_str("the deposit would overflow the balance"),
             AccountError::BalanceNotZero { balance } => {
-                write!(f, "the account still holds {balance}, so it cannot be closed")
+                write!(
+                    f,
+                    "the account still holds {balance}, so it cannot be closed"
+                )
             }
         }
     }

@@ -114,11 +114,9 @@ impl<D: Decider> Repository<D> {
     pub fn load(&self, stream: &StreamId) -> Loaded<D::State> {
         let events = self.store.read_stream(stream);
         let version = events.last().map_or(Version(0), |last| last.version);
-        let state = events
-            .iter()
-            .fold(D::initial_state(), |state, recorded| {
-                D::evolve(state, &recorded.event)
-            });
+        let state = events.iter().fold(D::initial_state(), |state, recorded| {
+            D::evolve(state, &recorded.event)
+        });
         Loaded { state, version }
     }
 
@@ -168,7 +166,7 @@ impl<D: Decider> Default for Repository<D> {
 impl<E: fmt::Display> fmt::Display for CommandError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CommandError::Rejected(error) => write!(f, "rejected: {error}"),
+            CommandError::Rejected(error) => error.fmt(f),
             CommandError::Store(error) => write!(f, "not saved: {error}"),
         }
     }

@@ -187,17 +187,18 @@ impl Registration {
             email: email.to_string(),
         };
         let loaded_account = accounts.load(account);
-        let opened = Account::decide(&open, &loaded_account.state)
-            .map_err(RegistrationError::Rejected)?;
+        let opened =
+            Account::decide(&open, &loaded_account.state).map_err(RegistrationError::Rejected)?;
         let email = normalise_email(email);
         let loaded_email = emails.load(&email_stream(&email));
         let claim = EmailCommand::ClaimEmail {
             account: account.clone(),
         };
-        let claimed = EmailReservation::decide(&claim, &loaded_email.state)
-            .map_err(|_| RegistrationError::EmailTaken {
+        let claimed = EmailReservation::decide(&claim, &loaded_email.state).map_err(|_| {
+            RegistrationError::EmailTaken {
                 email: email.clone(),
-            })?;
+            }
+        })?;
         Ok(Registration {
             account: account.clone(),
             account_version: loaded_account.version,
@@ -287,7 +288,7 @@ impl std::error::Error for EmailError {}
 impl fmt::Display for RegistrationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RegistrationError::Rejected(error) => write!(f, "rejected: {error}"),
+            RegistrationError::Rejected(error) => error.fmt(f),
             RegistrationError::EmailTaken { email } => write!(f, "the email {email} is taken"),
             RegistrationError::Store(error) => write!(f, "not saved: {error}"),
         }
