@@ -743,3 +743,276 @@ fn only_the_holder_can_release_an_email() {
     );
     assert_eq!(when_free, Ok(vec![]));
 }
+
+// ---------------------------------------------------------------------------
+// Exercises: `cargo test --test l06_aggregates -- --ignored`
+// ---------------------------------------------------------------------------
+
+mod exercises {
+    use super::*;
+    use es_workbook::exercises::l06_aggregates::{
+        close_and_release_email, decide_pay_out_and_close, hashed_email_stream, sweep_orphan_claims,
+    };
+    use pretty_assertions::assert_eq;
+    use std::collections::BTreeSet;
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 6.1: pay out the balance and close"
+    )]
+    fn exercise_6_1_paying_out_and_closing_empties_the_account_in_one_decision() {
+        // given
+        let with_70 = given(&[opened(), deposited(100_00), withdrawn(30_00)]);
+        let empty = given(&[opened()]);
+        let closed = given(&[opened(), AccountEvent::AccountClosed]);
+
+        // when
+        let paid_out = decide_pay_out_and_close(&with_70);
+        let at_zero = decide_pay_out_and_close(&empty);
+
+        // then
+        assert_eq!(
+            paid_out,
+            Ok(vec![withdrawn(70_00), AccountEvent::AccountClosed])
+        );
+        assert_eq!(at_zero, Ok(vec![AccountEvent::AccountClosed]));
+        let after: AccountState = paid_out
+            .expect("an open account pays out")
+            .iter()
+            .fold(with_70, evolve);
+        assert_eq!(after, AccountState::Closed);
+        assert_eq!(
+            decide_pay_out_and_close(&AccountState::NotOpened),
+            Err(AccountError::NotOpened)
+        );
+        assert_eq!(decide_pay_out_and_close(&closed), Err(AccountError::Closed));
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 6.2: a hashed reservation key"
+    )]
+    fn exercise_6_2_a_hashed_reservation_key_hides_the_email_but_still_collides_on_spelling() {
+        // given: FNV-1a 64 values computed outside this crate
+        let known = [
+            ("ada@example.com", "email-266811ad9b55c572"),
+            ("bob@example.com", "email-61c042a8ff8b4299"),
+            ("a", "email-af63dc4c8601ec8c"),
+        ];
+
+        // when
+        let keys: Vec<String> = known
+            .iter()
+            .map(|(email, _)| hashed_email_stream(email).as_str().to_string())
+            .collect();
+
+        // then
+        let expected: Vec<String> = known.iter().map(|(_, key)| key.to_string()).collect();
+        assert_eq!(keys, expected);
+        assert_eq!(
+            hashed_email_stream(" ADA@example.COM "),
+            hashed_email_stream("ada@example.com")
+        );
+        assert!(
+            !hashed_email_stream("ada@example.com")
+                .as_str()
+                .contains("ada")
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 6.3: close an account and release its email"
+    )]
+    fn exercise_6_3_closing_an_account_frees_its_email_for_a_new_customer() {
+        // given: account-1 holds ada@example.com and 10.00
+        let mut accounts = Repository::<Account>::new();
+        let mut emails = Repository::<EmailReservation>::new();
+        let one = id("account-1");
+        register(
+            &mut accounts,
+            &mut emails,
+            &one,
+            "Ada",
+            "ada@example.com",
+            Timestamp(1),
+        )
+        .expect("a fresh email");
+        accounts
+            .execute(&one, &deposit(10_00), Timestamp(2))
+            .expect("an open account takes deposits");
+
+        // when: closing with money left is refused, then allowed at zero
+        let refused = close_and_release_email(&mut accounts, &mut emails, &one, Timestamp(3));
+        let still_taken = register(
+            &mut accounts,
+            &mut emails,
+            &id("account-2"),
+            "Ada",
+            "ada@example.com",
+            Timestamp(4),
+        );
+        accounts
+            .execute(&one, &withdraw(10_00), Timestamp(5))
+            .expect("the balance covers it");
+        let closed = close_and_release_email(&mut accounts, &mut emails, &one, Timestamp(6));
+
+        // then
+        assert_eq!(
+            refused,
+            Err(CommandError::Rejected(AccountError::BalanceNotZero {
+                balance: Cents(10_00)
+            }))
+        );
+        assert_eq!(
+            still_taken,
+            Err(RegistrationError::EmailTaken {
+                email: "ada@example.com".into()
+            })
+        );
+        assert_eq!(closed, Ok(Version(4)));
+        assert_eq!(
+            register(
+                &mut accounts,
+                &mut emails,
+                &id("account-3"),
+                "Ada Byron",
+                "Ada@Example.com",
+                Timestamp(7),
+            ),
+            Ok(Version(1))
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 6.3: close an account and release its email"
+    )]
+    fn exercise_6_3_closing_an_account_leaves_another_accounts_claim_alone() {
+        // given: account-1 holds the email; account-2 was opened with the
+        // same email without registering
+        let mut accounts = Repository::<Account>::new();
+        let mut emails = Repository::<EmailReservation>::new();
+        register(
+            &mut accounts,
+            &mut emails,
+            &id("account-1"),
+            "Ada",
+            "ada@example.com",
+            Timestamp(1),
+        )
+        .expect("a fresh email");
+        let two = id("account-2");
+        accounts
+            .execute(&two, &open("Ada", "ada@example.com"), Timestamp(2))
+            .expect("a plain open");
+
+        // when
+        let closed = close_and_release_email(&mut accounts, &mut emails, &two, Timestamp(3));
+
+        // then
+        assert_eq!(closed, Ok(Version(2)));
+        assert_eq!(
+            emails.load(&email_stream("ada@example.com")).state,
+            EmailState::Claimed {
+                account: id("account-1")
+            }
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 6.4: sweep orphan claims"
+    )]
+    fn exercise_6_4_the_sweep_releases_old_orphan_claims_and_nothing_else() {
+        // given
+        let mut accounts = Repository::<Account>::new();
+        let mut emails = Repository::<EmailReservation>::new();
+        let claim = |account: &str| EmailCommand::ClaimEmail {
+            account: id(account),
+        };
+        // a healthy registration
+        register(
+            &mut accounts,
+            &mut emails,
+            &id("account-1"),
+            "Ada",
+            "ada@example.com",
+            Timestamp(1),
+        )
+        .expect("a fresh email");
+        // an old claim whose registration died before the open
+        emails
+            .execute(
+                &email_stream("bob@example.com"),
+                &claim("account-2"),
+                Timestamp(5),
+            )
+            .expect("a fresh email");
+        // an old claim whose account was opened with another email
+        emails
+            .execute(
+                &email_stream("carol@example.com"),
+                &claim("account-3"),
+                Timestamp(6),
+            )
+            .expect("a fresh email");
+        accounts
+            .execute(
+                &id("account-3"),
+                &open("Carol", "c@example.com"),
+                Timestamp(6),
+            )
+            .expect("a plain open");
+        // a recent claim whose registration may still be saving its open
+        emails
+            .execute(
+                &email_stream("dan@example.com"),
+                &claim("account-4"),
+                Timestamp(50),
+            )
+            .expect("a fresh email");
+
+        // when
+        let released = sweep_orphan_claims(&accounts, &mut emails, Timestamp(30), Timestamp(60))
+            .expect("single-threaded: no conflicts");
+        let again = sweep_orphan_claims(&accounts, &mut emails, Timestamp(30), Timestamp(61))
+            .expect("single-threaded: no conflicts");
+
+        // then
+        let expected: BTreeSet<StreamId> = [
+            email_stream("bob@example.com"),
+            email_stream("carol@example.com"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(released, expected);
+        assert!(again.is_empty());
+        let states: Vec<EmailState> = ["ada", "bob", "carol", "dan"]
+            .iter()
+            .map(|name| {
+                emails
+                    .load(&email_stream(&format!("{name}@example.com")))
+                    .state
+            })
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                EmailState::Claimed {
+                    account: id("account-1")
+                },
+                EmailState::Free,
+                EmailState::Free,
+                EmailState::Claimed {
+                    account: id("account-4")
+                },
+            ]
+        );
+    }
+}
