@@ -2,6 +2,11 @@
 //!
 //! Run it: `cargo run --example l06_aggregates`.
 
+#![allow(
+    clippy::inconsistent_digit_grouping,
+    reason = "amounts in cents are written as units_cents: 100_00 is 100.00"
+)]
+
 use std::error::Error;
 use std::io::Write;
 

@@ -1,5 +1,10 @@
 //! Tests for lesson 6 — aggregates, then its exercises.
 
+#![allow(
+    clippy::inconsistent_digit_grouping,
+    reason = "amounts in cents are written as units_cents: 100_00 is 100.00"
+)]
+
 use pretty_assertions::assert_eq;
 
 use es_workbook::l06_aggregates::{
@@ -74,6 +79,8 @@ fn opening_records_the_owner_and_email_trimmed() {
     );
 }
 
+type Decided = Result<Vec<AccountEvent>, AccountError>;
+
 #[test]
 fn every_rule_accepts_and_rejects_as_stated() {
     use AccountCommand::CloseAccount;
@@ -86,7 +93,7 @@ fn every_rule_accepts_and_rejects_as_stated() {
     let closed = vec![opened(), AccountClosed];
     let near_max = vec![opened(), deposited(u64::MAX - 1)];
     #[rustfmt::skip]
-    let cases: Vec<(&str, &[AccountEvent], AccountCommand, Result<Vec<AccountEvent>, AccountError>)> = vec![
+    let cases: Vec<(&str, &[AccountEvent], AccountCommand, Decided)> = vec![
         ("open a new account", &not_opened, open("Ada Lovelace", "ada@example.com"), Ok(vec![opened()])),
         ("open with a blank owner", &not_opened, open(" \t", "ada@example.com"), Err(MissingOwner)),
         ("open with no @", &not_opened, open("Ada", "ada.example.com"), Err(InvalidEmail { email: "ada.example.com".into() })),
