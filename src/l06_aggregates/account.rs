@@ -127,14 +127,12 @@ pub enum AccountError {
 }
 // ANCHOR_END: errors
 
-// ANCHOR: initial_state
+// ANCHOR: evolve
 /// The state of an account before its first event.
 pub fn initial_state() -> AccountState {
     AccountState::NotOpened
 }
-// ANCHOR_END: initial_state
 
-// ANCHOR: evolve
 /// Applies one event to the state. Total and pure: it never fails, never
 /// panics, and reads nothing but its arguments.
 ///

@@ -24,7 +24,6 @@ pub fn normalise_email(email: &str) -> String {
 }
 // ANCHOR_END: email_stream
 
-// ANCHOR: reservation
 /// Something that happened to an email's reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailEvent {
@@ -77,6 +76,7 @@ pub enum EmailError {
     },
 }
 
+// ANCHOR: reservation
 /// The email reservation decider: one stream per email, one rule (one holder
 /// at a time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +151,7 @@ pub enum RegistrationError {
     Store(AppendError),
 }
 
-// ANCHOR: registration
+// ANCHOR: prepare
 /// A registration that has been decided but not yet saved: both streams
 /// loaded, both decisions made, nothing written.
 ///
@@ -209,6 +209,9 @@ impl Registration {
         })
     }
 
+    // ANCHOR_END: prepare
+
+    // ANCHOR: commit
     /// Saves the claim, then the open, each with the version it was decided
     /// on. If the open cannot be saved, the claim is released again.
     ///
@@ -271,7 +274,7 @@ pub fn register(
         recorded_at,
     )
 }
-// ANCHOR_END: registration
+// ANCHOR_END: commit
 
 impl fmt::Display for EmailError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
