@@ -40,7 +40,7 @@ pub trait Decider {
     ) -> Result<Vec<Self::Event>, Self::Error>;
 }
 
-/// The bank account decider: the functions of [`account`](super::account)
+/// The bank account decider: the functions of [`account`]
 /// under the [`Decider`] trait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account;
