@@ -12,6 +12,7 @@
 //! | 2 | [`l02_commands`] | commands vs events; a handler that loads, folds, decides and appends; typed rejections | `cargo run --example l02_commands` |
 //! | 3 | [`l03_projections`] | read models with checkpoints; rebuild equals incremental; idempotent delivery; side effects that never re-fire | `cargo run --example l03_projections` |
 //! | 4 | [`l04_queries`] | querying a stream or a projection; state as of a version or a recorded time; a post's history | `cargo run --example l04_queries` |
+//! | 6 | [`l06_aggregates`] | aggregates as deciders; a repository; unique emails via reservation streams | `cargo run --example l06_aggregates` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -25,6 +26,7 @@ pub mod l01_event_store;
 pub mod l02_commands;
 pub mod l03_projections;
 pub mod l04_queries;
+pub mod l06_aggregates;
 
 pub mod exercises;
 
@@ -46,4 +48,6 @@ mod book {
     mod l03_projections {}
     #[doc = include_str!("../book/src/l04_queries.md")]
     mod l04_queries {}
+    #[doc = include_str!("../book/src/l06_aggregates.md")]
+    mod l06_aggregates {}
 }

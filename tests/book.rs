@@ -34,6 +34,7 @@ examples! {
     l02_commands => "../examples/l02_commands.rs",
     l03_projections => "../examples/l03_projections.rs",
     l04_queries => "../examples/l04_queries.rs",
+    l06_aggregates => "../examples/l06_aggregates.rs",
 }
 
 /// The languages a fence in the book may declare.

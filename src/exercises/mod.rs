@@ -20,3 +20,5 @@ pub mod l02_commands;
 pub mod l03_projections;
 #[cfg_attr(feature = "solutions", path = "../solutions/l04_queries.rs")]
 pub mod l04_queries;
+#[cfg_attr(feature = "solutions", path = "../solutions/l06_aggregates.rs")]
+pub mod l06_aggregates;
