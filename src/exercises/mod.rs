@@ -13,3 +13,6 @@
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l01_event_store.rs")]
 pub mod l01_event_store;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l07_testing.rs")]
+pub mod l07_testing;
