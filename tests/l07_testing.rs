@@ -141,24 +141,24 @@ fn below_stays_in_range_and_reaches_every_value() {
 
 // ANCHOR: scenario_test
 #[test]
-fn withdrawing_more_than_the_balance_is_rejected_and_the_whole_balance_is_not() {
+fn withdrawing_one_cent_more_than_the_balance_is_rejected_but_the_whole_balance_is_not() {
+    // given
     let account = account_decider();
+    let history = [opened(), deposited(120)];
 
+    // when, then: each scenario is one chain, and one assertion
     assert_passes(
         account
-            // given
-            .given([opened(), deposited(120)])
-            // when
-            .when(withdraw(150))
-            // then
+            .given(history.clone())
+            .when(withdraw(121))
             .then_error(AccountError::InsufficientFunds {
                 balance: Cents(120),
-                requested: Cents(150),
+                requested: Cents(121),
             }),
     );
     assert_passes(
         account
-            .given([opened(), deposited(120)])
+            .given(history)
             .when(withdraw(120))
             .then([withdrawn(120)]),
     );

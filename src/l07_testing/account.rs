@@ -6,7 +6,6 @@ use std::fmt;
 
 use super::Decider;
 
-// ANCHOR: domain
 /// Money in whole cents. Display: `12.34`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cents(pub u64);
@@ -106,7 +105,6 @@ pub enum AccountError {
         balance: Cents,
     },
 }
-// ANCHOR_END: domain
 
 impl AccountEvent {
     /// The event's type name, as a store records it.
@@ -225,7 +223,6 @@ fn is_valid_email(email: &str) -> bool {
         .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
 }
 
-// ANCHOR: store
 /// The identity of one stream, such as `account-1`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamId(String);
@@ -261,7 +258,6 @@ pub enum AppendError {
 pub struct EventStore<E> {
     streams: HashMap<StreamId, Vec<RecordedEvent<E>>>,
 }
-// ANCHOR_END: store
 
 impl StreamId {
     /// Makes a stream id, such as `StreamId::new("account-1")`.

@@ -61,7 +61,6 @@ impl Violation {
 }
 // ANCHOR_END: violation
 
-// ANCHOR: failure
 /// A property that failed, with what it takes to replay the failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PropertyFailure<T> {
@@ -81,7 +80,6 @@ pub struct PropertyFailure<T> {
     /// How `shrunk` breaks the law.
     pub violation: Violation,
 }
-// ANCHOR_END: failure
 
 // ANCHOR: check
 /// Runs `property` on `cases` inputs made by `generate`, and returns the
