@@ -16,6 +16,10 @@ pub type AccountScenarioFailure = ScenarioFailure<AccountCommand, AccountEvent, 
 /// against each of `planted::closing_with_money_left`,
 /// `planted::depositing_into_closed_accounts` and
 /// `planted::reopening_closed_accounts`.
+///
+/// # Errors
+///
+/// The first scenario that fails.
 pub fn closing_scenarios(account: &AccountDecider) -> Result<(), Box<AccountScenarioFailure>> {
     // TODO: chain scenarios with `?`, such as
     // `account.given([..]).when(AccountCommand::CloseAccount).then([..])?;`
@@ -26,6 +30,10 @@ pub fn closing_scenarios(account: &AccountDecider) -> Result<(), Box<AccountScen
 /// Exercise 7.2: the law "a closed account never changes": no event follows
 /// `AccountClosed` in the history. The law name in the violation is yours to
 /// choose.
+///
+/// # Errors
+///
+/// A [`Violation`] naming the first event after the close.
 pub fn closed_account_never_changes(
     history: &[RecordedEvent<AccountEvent>],
 ) -> Result<(), Violation> {
@@ -49,6 +57,10 @@ pub fn valid_commands(rng: &mut SplitMix64, count: usize) -> Vec<AccountCommand>
 /// independent model says it should". Run `commands` through
 /// `account.decide` and `account.evolve`, and alongside them through a model
 /// of the rules you write from scratch.
+///
+/// # Errors
+///
+/// A [`Violation`] naming the first command the two disagree on.
 pub fn agrees_with_a_model(
     account: &AccountDecider,
     commands: &[AccountCommand],

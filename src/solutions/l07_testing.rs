@@ -16,6 +16,10 @@ fn opened() -> AccountEvent {
 }
 
 /// Exercise 7.1: scenarios for closing an account.
+///
+/// # Errors
+///
+/// The first scenario that fails.
 pub fn closing_scenarios(account: &AccountDecider) -> Result<(), Box<AccountScenarioFailure>> {
     use AccountCommand::*;
     let deposited = AccountEvent::MoneyDeposited { amount: Cents(120) };
@@ -74,6 +78,10 @@ pub fn closing_scenarios(account: &AccountDecider) -> Result<(), Box<AccountScen
 }
 
 /// Exercise 7.2: once `AccountClosed` is recorded, nothing follows it.
+///
+/// # Errors
+///
+/// A [`Violation`] naming the first event after the close.
 pub fn closed_account_never_changes(
     history: &[RecordedEvent<AccountEvent>],
 ) -> Result<(), Violation> {
@@ -145,6 +153,10 @@ pub fn valid_commands(rng: &mut SplitMix64, count: usize) -> Vec<AccountCommand>
 
 /// Exercise 7.4: `decide` accepts a command exactly when an independent
 /// model of the rules says it should.
+///
+/// # Errors
+///
+/// A [`Violation`] naming the first command the two disagree on.
 pub fn agrees_with_a_model(
     account: &AccountDecider,
     commands: &[AccountCommand],
