@@ -13,6 +13,7 @@
 //! | 3 | [`l03_projections`] | read models with checkpoints; rebuild equals incremental; idempotent delivery; side effects that never re-fire | `cargo run --example l03_projections` |
 //! | 4 | [`l04_queries`] | querying a stream or a projection; state as of a version or a recorded time; a post's history | `cargo run --example l04_queries` |
 //! | 6 | [`l06_aggregates`] | aggregates as deciders; a repository; unique emails via reservation streams | `cargo run --example l06_aggregates` |
+//! | 7 | [`l07_testing`] | given/when/then for deciders; seeded property tests that check the laws and catch a planted bug | `cargo run --example l07_testing` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -27,6 +28,7 @@ pub mod l02_commands;
 pub mod l03_projections;
 pub mod l04_queries;
 pub mod l06_aggregates;
+pub mod l07_testing;
 
 pub mod exercises;
 
@@ -50,4 +52,6 @@ mod book {
     mod l04_queries {}
     #[doc = include_str!("../book/src/l06_aggregates.md")]
     mod l06_aggregates {}
+    #[doc = include_str!("../book/src/l07_testing.md")]
+    mod l07_testing {}
 }

@@ -35,6 +35,7 @@ examples! {
     l03_projections => "../examples/l03_projections.rs",
     l04_queries => "../examples/l04_queries.rs",
     l06_aggregates => "../examples/l06_aggregates.rs",
+    l07_testing => "../examples/l07_testing.rs",
 }
 
 /// The languages a fence in the book may declare.

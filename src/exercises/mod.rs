@@ -22,3 +22,5 @@ pub mod l03_projections;
 pub mod l04_queries;
 #[cfg_attr(feature = "solutions", path = "../solutions/l06_aggregates.rs")]
 pub mod l06_aggregates;
+#[cfg_attr(feature = "solutions", path = "../solutions/l07_testing.rs")]
+pub mod l07_testing;
