@@ -31,6 +31,7 @@ macro_rules! examples {
 
 examples! {
     l01_event_store => "../examples/l01_event_store.rs",
+    l08_concurrency => "../examples/l08_concurrency.rs",
 }
 
 /// The languages a fence in the book may declare.
