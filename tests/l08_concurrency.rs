@@ -1010,28 +1010,47 @@ fn a_race_of_eight_threads_loses_no_acknowledged_event_and_never_overdraws() {
                 .expect("every event has a command id"),
         );
         let earlier = stored.insert(key, recorded.event.clone());
-        assert_eq!(earlier, None, "a command took effect twice: {recorded:?}");
+        assert_eq!(
+            earlier, None,
+            "seed {SEED}: a command took effect twice: {recorded:?}"
+        );
     }
-    assert_eq!(stored, acknowledged);
+    assert_eq!(stored, acknowledged, "seed {SEED}: stored vs acknowledged");
     // Positions are dense over the store, versions dense in every stream.
     let positions: Vec<u64> = store
         .read_all(Position(0))
         .iter()
         .map(|r| r.position.0)
         .collect();
-    assert_eq!(positions, (1..=positions.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        positions,
+        (1..=positions.len() as u64).collect::<Vec<_>>(),
+        "seed {SEED}"
+    );
     let mut total_balance = 0;
     for account in &accounts {
         let history = store.read_stream(account);
         let versions: Vec<u64> = history.iter().map(|r| r.version.0).collect();
-        assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
+        assert_eq!(
+            versions,
+            (1..=versions.len() as u64).collect::<Vec<_>>(),
+            "seed {SEED}: {account}"
+        );
         // No balance went below zero at any version.
-        assert_eq!(find_overdraft(&history), None, "{account} was overdrawn");
+        assert_eq!(
+            find_overdraft(&history),
+            None,
+            "seed {SEED}: {account} was overdrawn"
+        );
         total_balance += balance_of(&store, account).0;
     }
     // Money is conserved: transfers cancel out, so the balances add up to
     // what came in minus what was withdrawn.
-    assert_eq!(total_balance, total_in - total_out);
+    assert_eq!(
+        total_balance,
+        total_in - total_out,
+        "seed {SEED}: money not conserved"
+    );
 
     let conflicts: u64 = reports.iter().map(|r| r.conflicts).sum();
     let gave_up: u64 = reports.iter().map(|r| r.gave_up).sum();
