@@ -14,6 +14,7 @@
 //! | 4 | [`l04_queries`] | querying a stream or a projection; state as of a version or a recorded time; a post's history | `cargo run --example l04_queries` |
 //! | 6 | [`l06_aggregates`] | aggregates as deciders; a repository; unique emails via reservation streams | `cargo run --example l06_aggregates` |
 //! | 7 | [`l07_testing`] | given/when/then for deciders; seeded property tests that check the laws and catch a planted bug | `cargo run --example l07_testing` |
+//! | 8 | [`l08_concurrency`] | expected versions, conflicts and bounded retries; racing threads; idempotent commands | `cargo run --example l08_concurrency` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -29,6 +30,7 @@ pub mod l03_projections;
 pub mod l04_queries;
 pub mod l06_aggregates;
 pub mod l07_testing;
+pub mod l08_concurrency;
 
 pub mod exercises;
 
@@ -54,4 +56,6 @@ mod book {
     mod l06_aggregates {}
     #[doc = include_str!("../book/src/l07_testing.md")]
     mod l07_testing {}
+    #[doc = include_str!("../book/src/l08_concurrency.md")]
+    mod l08_concurrency {}
 }

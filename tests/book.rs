@@ -36,6 +36,7 @@ examples! {
     l04_queries => "../examples/l04_queries.rs",
     l06_aggregates => "../examples/l06_aggregates.rs",
     l07_testing => "../examples/l07_testing.rs",
+    l08_concurrency => "../examples/l08_concurrency.rs",
 }
 
 /// The languages a fence in the book may declare.

@@ -24,3 +24,5 @@ pub mod l04_queries;
 pub mod l06_aggregates;
 #[cfg_attr(feature = "solutions", path = "../solutions/l07_testing.rs")]
 pub mod l07_testing;
+#[cfg_attr(feature = "solutions", path = "../solutions/l08_concurrency.rs")]
+pub mod l08_concurrency;

@@ -1,0 +1,249 @@
+//! Reference solutions for the lesson 8 exercises.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::l08_concurrency::{
+    AccountCommand, AccountEvent, AccountState, AppendError, Cents, CommandError, CommandId, Event,
+    EventStore, ExpectedVersion, Outcome, Position, SharedStore, StreamId, Timestamp,
+    TransferError, Version, decide, evolve, execute, execute_with, initial_state, load,
+};
+
+/// Exercise 8.1: withdraws as much as the account holds, up to `limit`.
+///
+/// # Errors
+///
+/// As [`execute_with`].
+pub fn withdraw_up_to(
+    store: &SharedStore,
+    stream: &StreamId,
+    command_id: &CommandId,
+    limit: Cents,
+    recorded_at: Timestamp,
+) -> Result<Cents, CommandError> {
+    // The amount depends on the balance, so it is worked out inside the
+    // closure, from the state of this attempt. Computing it once before
+    // calling `execute_with` would re-append a stale decision after a
+    // conflict: exactly the blind retry this lesson warns about.
+    let mut withdrawn = Cents(0);
+    let outcome = execute_with(store, stream, command_id, recorded_at, |state| {
+        let amount = match state {
+            AccountState::Open { balance } if balance.0 > 0 => (*balance).min(limit),
+            // Anything else: let `decide` name the rule (NotOpened, Closed,
+            // ZeroAmount, or InsufficientFunds on an empty account).
+            _ => limit,
+        };
+        withdrawn = amount;
+        decide(&AccountCommand::WithdrawMoney { amount }, state)
+    })?;
+    match outcome {
+        Outcome::Appended { .. } => Ok(withdrawn),
+        // A duplicate answers what the first execution did, read back from
+        // the event it recorded. An alternative is to keep a reply per
+        // command id in a side table, as HTTP idempotency keys often do.
+        Outcome::AlreadyApplied { version } => {
+            let guard = store.read().map_err(|_| CommandError::StorePoisoned)?;
+            let index = usize::try_from(version.0.saturating_sub(1)).unwrap_or(usize::MAX);
+            match guard.read_stream(stream).get(index).map(|r| &r.event) {
+                Some(AccountEvent::MoneyWithdrawn { amount }) => Ok(*amount),
+                _ => Ok(Cents(0)),
+            }
+        }
+    }
+}
+
+/// The event of an email reservation stream: `account` holds the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailClaimed {
+    /// The account that holds the address.
+    pub account: StreamId,
+}
+
+impl Event for EmailClaimed {
+    fn event_type(&self) -> &'static str {
+        "EmailClaimed"
+    }
+}
+
+/// Why an email address could not be claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimError {
+    /// Another account holds the address.
+    Taken {
+        /// The account that holds it.
+        by: StreamId,
+    },
+}
+
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClaimError::Taken { by } => write!(f, "the email address is taken by {by}"),
+        }
+    }
+}
+
+impl std::error::Error for ClaimError {}
+
+/// Exercise 8.2: claims `email` for `account` in a reservation stream.
+///
+/// # Errors
+///
+/// [`ClaimError::Taken`] when another account holds the address.
+pub fn claim_email(
+    store: &mut EventStore<EmailClaimed>,
+    email: &str,
+    account: &StreamId,
+    recorded_at: Timestamp,
+) -> Result<(), ClaimError> {
+    // One stream per address makes the address its own consistency
+    // boundary: `NoStream` lets exactly one first append through, however
+    // many accounts race for it. Checking a read model of known emails
+    // instead would let two racing sign-ups both pass. A real system would
+    // hash the address rather than put personal data in a stream id
+    // (lesson 15), and would release the claim when the account closes.
+    let stream = StreamId::new(format!("email-{}", email.trim().to_lowercase()));
+    let claimed = EmailClaimed {
+        account: account.clone(),
+    };
+    match store.append(
+        &stream,
+        ExpectedVersion::NoStream,
+        vec![claimed],
+        recorded_at,
+        None,
+    ) {
+        Ok(_) => Ok(()),
+        Err(AppendError::VersionConflict { .. }) => {
+            // The stream exists, so its first event names the holder.
+            let holder = store
+                .read_stream(&stream)
+                .first()
+                .map(|r| r.event.account.clone());
+            match holder {
+                Some(by) if &by == account => Ok(()),
+                Some(by) => Err(ClaimError::Taken { by }),
+                // Unreachable with this store: a conflict on NoStream means
+                // the stream has an event. Refusing is the safe answer.
+                None => Err(ClaimError::Taken { by: stream }),
+            }
+        }
+    }
+}
+
+/// Something an audit of the whole store found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// A withdrawal took more than the balance before it.
+    Overdraft {
+        /// The account.
+        stream: StreamId,
+        /// The version of the withdrawal.
+        version: Version,
+    },
+    /// An event that does not fit the account's state.
+    DoesNotFit {
+        /// The account.
+        stream: StreamId,
+        /// The version of the event.
+        version: Version,
+    },
+}
+
+/// Exercise 8.3: reports every event that breaks an account rule.
+pub fn audit(store: &EventStore<AccountEvent>) -> Vec<Finding> {
+    // One pass over the log with a state per stream: a projection, like the
+    // read models of lesson 3. Replaying each stream with `find_overdraft`
+    // would work too, but needs the list of streams first and reports in
+    // stream order rather than log order.
+    let mut states: BTreeMap<&StreamId, AccountState> = BTreeMap::new();
+    let mut findings = Vec::new();
+    for recorded in store.read_all(Position(0)) {
+        let state = states.entry(&recorded.stream).or_insert_with(initial_state);
+        let finding = match (*state, &recorded.event) {
+            (AccountState::NotOpened, AccountEvent::AccountOpened { .. }) => None,
+            (AccountState::Open { balance }, AccountEvent::MoneyWithdrawn { amount })
+                if *amount > balance =>
+            {
+                Some(Finding::Overdraft {
+                    stream: recorded.stream.clone(),
+                    version: recorded.version,
+                })
+            }
+            (AccountState::Open { .. }, AccountEvent::AccountOpened { .. })
+            | (AccountState::NotOpened | AccountState::Closed, _) => Some(Finding::DoesNotFit {
+                stream: recorded.stream.clone(),
+                version: recorded.version,
+            }),
+            (AccountState::Open { .. }, _) => None,
+        };
+        findings.extend(finding);
+        *state = evolve(*state, &recorded.event);
+    }
+    findings
+}
+
+/// How a settled transfer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The money reached the destination.
+    Completed,
+    /// The destination refused the deposit, so the money went back to the
+    /// source.
+    Refunded,
+}
+
+/// Exercise 8.4: a transfer that refunds the source when the destination
+/// refuses the deposit.
+///
+/// # Errors
+///
+/// [`TransferError::NotWithdrawn`] when nothing moved, and
+/// [`TransferError::NotDeposited`] when neither the deposit nor the refund
+/// could be made.
+pub fn settle_transfer(
+    store: &SharedStore,
+    from: &StreamId,
+    to: &StreamId,
+    amount: Cents,
+    transfer_id: &CommandId,
+    recorded_at: Timestamp,
+) -> Result<Settlement, TransferError> {
+    let withdraw_id = CommandId::new(format!("{transfer_id}/withdraw"));
+    let deposit_id = CommandId::new(format!("{transfer_id}/deposit"));
+    let refund_id = CommandId::new(format!("{transfer_id}/refund"));
+    let deposit = AccountCommand::DepositMoney { amount };
+
+    // A retry must not deposit after an earlier attempt refunded: the
+    // destination may have been opened since, and the money would then
+    // exist twice. So a recorded refund settles the outcome for good. Why
+    // the deposit was refused is not recorded anywhere, which is one reason
+    // lesson 12 gives the transfer a stream of its own instead of inferring
+    // its state from the two accounts.
+    let refunded = {
+        let guard = store
+            .read()
+            .map_err(|_| TransferError::NotWithdrawn(CommandError::StorePoisoned))?;
+        load(&guard, from, &refund_id).already_applied.is_some()
+    };
+    if refunded {
+        return Ok(Settlement::Refunded);
+    }
+
+    let withdraw = AccountCommand::WithdrawMoney { amount };
+    execute(store, from, &withdraw_id, &withdraw, recorded_at)
+        .map_err(TransferError::NotWithdrawn)?;
+    match execute(store, to, &deposit_id, &deposit, recorded_at) {
+        Ok(_) => Ok(Settlement::Completed),
+        Err(CommandError::Rejected(_)) => {
+            // The compensation is a new fact, not an undo: the source's
+            // history shows the withdrawal and the refund.
+            execute(store, from, &refund_id, &deposit, recorded_at)
+                .map_err(TransferError::NotDeposited)?;
+            Ok(Settlement::Refunded)
+        }
+        // A conflict storm or a poisoned lock: the money is in flight, and a
+        // retry with the same id resumes from here.
+        Err(error) => Err(TransferError::NotDeposited(error)),
+    }
+}
