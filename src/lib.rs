@@ -9,6 +9,7 @@
 //! | # | module | teaches | run it |
 //! |---|--------|---------|--------|
 //! | 1 | [`l01_event_store`] | events as facts; an in-memory store with streams and global positions | `cargo run --example l01_event_store` |
+//! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -19,6 +20,7 @@
 //! the reference solutions instead.
 
 pub mod l01_event_store;
+pub mod l09_snapshots;
 
 pub mod exercises;
 
@@ -30,4 +32,6 @@ mod book {
     mod introduction {}
     #[doc = include_str!("../book/src/l01_event_store.md")]
     mod l01_event_store {}
+    #[doc = include_str!("../book/src/l09_snapshots.md")]
+    mod l09_snapshots {}
 }

@@ -31,6 +31,7 @@ macro_rules! examples {
 
 examples! {
     l01_event_store => "../examples/l01_event_store.rs",
+    l09_snapshots => "../examples/l09_snapshots.rs",
 }
 
 /// The languages a fence in the book may declare.

@@ -13,3 +13,6 @@
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l01_event_store.rs")]
 pub mod l01_event_store;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l09_snapshots.rs")]
+pub mod l09_snapshots;
