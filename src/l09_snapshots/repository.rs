@@ -96,28 +96,21 @@ impl AccountRepository {
     /// snapshot cannot be trusted.
     pub fn load_as_of(&self, stream: &StreamId, at: Version) -> Loaded {
         let at = at.min(self.store.stream_version(stream));
-        let Some(snapshot) = self.snapshots.latest_at_or_below(stream, at) else {
-            return self.fold_tail(
-                stream,
-                initial_state(),
-                Version(0),
-                at,
-                SnapshotUse::NoSnapshot,
-            );
+        let from_scratch = (initial_state(), Version(0));
+        let ((state, from), snapshot) = match self.snapshots.latest_at_or_below(stream, at) {
+            None => (from_scratch, SnapshotUse::NoSnapshot),
+            Some(snapshot) => match snapshot.restore() {
+                Ok(state) => (
+                    (state, snapshot.version),
+                    SnapshotUse::Used(snapshot.version),
+                ),
+                Err(reason) => {
+                    let version = snapshot.version;
+                    (from_scratch, SnapshotUse::Discarded { version, reason })
+                }
+            },
         };
-        match snapshot.restore() {
-            Ok(state) => {
-                let used = SnapshotUse::Used(snapshot.version);
-                self.fold_tail(stream, state, snapshot.version, at, used)
-            }
-            Err(reason) => {
-                let discarded = SnapshotUse::Discarded {
-                    version: snapshot.version,
-                    reason,
-                };
-                self.fold_tail(stream, initial_state(), Version(0), at, discarded)
-            }
-        }
+        self.fold_tail(stream, state, from, at, snapshot)
     }
 
     /// Folds the events after `from` up to `at` onto `state`.
