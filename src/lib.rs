@@ -15,6 +15,7 @@
 //! | 6 | [`l06_aggregates`] | aggregates as deciders; a repository; unique emails via reservation streams | `cargo run --example l06_aggregates` |
 //! | 7 | [`l07_testing`] | given/when/then for deciders; seeded property tests that check the laws and catch a planted bug | `cargo run --example l07_testing` |
 //! | 8 | [`l08_concurrency`] | expected versions, conflicts and bounded retries; racing threads; idempotent commands | `cargo run --example l08_concurrency` |
+//! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -31,6 +32,7 @@ pub mod l04_queries;
 pub mod l06_aggregates;
 pub mod l07_testing;
 pub mod l08_concurrency;
+pub mod l09_snapshots;
 
 pub mod exercises;
 
@@ -58,4 +60,6 @@ mod book {
     mod l07_testing {}
     #[doc = include_str!("../book/src/l08_concurrency.md")]
     mod l08_concurrency {}
+    #[doc = include_str!("../book/src/l09_snapshots.md")]
+    mod l09_snapshots {}
 }

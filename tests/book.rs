@@ -37,6 +37,7 @@ examples! {
     l06_aggregates => "../examples/l06_aggregates.rs",
     l07_testing => "../examples/l07_testing.rs",
     l08_concurrency => "../examples/l08_concurrency.rs",
+    l09_snapshots => "../examples/l09_snapshots.rs",
 }
 
 /// The languages a fence in the book may declare.

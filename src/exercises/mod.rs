@@ -26,3 +26,5 @@ pub mod l06_aggregates;
 pub mod l07_testing;
 #[cfg_attr(feature = "solutions", path = "../solutions/l08_concurrency.rs")]
 pub mod l08_concurrency;
+#[cfg_attr(feature = "solutions", path = "../solutions/l09_snapshots.rs")]
+pub mod l09_snapshots;

@@ -1,0 +1,207 @@
+//! The event store, carried forward from lessons 1, 6 and 8, condensed: generic
+//! over the event type, with an expected version on append. New here: a read
+//! of a stream *after* a version that costs only what it returns.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// The identity of one stream: the history of one thing, such as one account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(String);
+
+impl StreamId {
+    /// Makes a stream id from any string, such as `"account-1"`.
+    pub fn new(id: impl Into<String>) -> Self {
+        StreamId(id.into())
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The number of an event within its stream, from 1. `Version(0)` is the
+/// version of a stream that has no events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u64);
+
+/// The place of an event in the whole store, from 1. `Position(0)` means
+/// "before the first event".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position(pub u64);
+
+/// When the store recorded an event, in seconds since the Unix epoch (UTC),
+/// supplied by the caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub u64);
+
+/// What the store needs to know about any event it keeps.
+pub trait Event {
+    /// The event's type name, recorded next to it.
+    fn event_type(&self) -> &'static str;
+}
+
+/// An event as the store keeps it, with the metadata the store assigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent<E> {
+    /// The stream the event belongs to.
+    pub stream: StreamId,
+    /// Its number within that stream, from 1.
+    pub version: Version,
+    /// Its number across the whole store, from 1.
+    pub position: Position,
+    /// The event's type name.
+    pub event_type: &'static str,
+    /// When it was recorded, as supplied by the caller of `append`.
+    pub recorded_at: Timestamp,
+    /// The fact itself.
+    pub event: E,
+}
+
+/// Why the store refused an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendError {
+    /// The stream moved on since the caller loaded it.
+    VersionConflict {
+        /// The version the caller loaded.
+        expected: Version,
+        /// The version the stream is really at.
+        actual: Version,
+    },
+}
+
+/// An in-memory, append-only event store: one global log, and for each stream
+/// the indexes of its events in that log.
+#[derive(Debug)]
+pub struct EventStore<E> {
+    log: Vec<RecordedEvent<E>>,
+    streams: HashMap<StreamId, Vec<usize>>,
+}
+
+impl<E> Default for EventStore<E> {
+    fn default() -> Self {
+        EventStore {
+            log: Vec::new(),
+            streams: HashMap::new(),
+        }
+    }
+}
+
+impl<E: Event> EventStore<E> {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `events` to `stream` if the stream is still at `expected`, and
+    /// returns its new version. Appending no events changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`AppendError::VersionConflict`] when the stream is not at `expected`:
+    /// someone else appended since the caller loaded it.
+    pub fn append(
+        &mut self,
+        stream: &StreamId,
+        expected: Version,
+        events: Vec<E>,
+        recorded_at: Timestamp,
+    ) -> Result<Version, AppendError> {
+        let actual = self.stream_version(stream);
+        if actual != expected {
+            return Err(AppendError::VersionConflict { expected, actual });
+        }
+        if events.is_empty() {
+            return Ok(actual);
+        }
+        let indexes = self.streams.entry(stream.clone()).or_default();
+        for event in events {
+            let index = self.log.len();
+            indexes.push(index);
+            self.log.push(RecordedEvent {
+                stream: stream.clone(),
+                version: Version(indexes.len() as u64),
+                position: Position(index as u64 + 1),
+                event_type: event.event_type(),
+                recorded_at,
+                event,
+            });
+        }
+        Ok(Version(indexes.len() as u64))
+    }
+
+    /// The whole of one stream, oldest first. An unknown stream reads as empty.
+    pub fn read_stream(&self, stream: &StreamId) -> Vec<&RecordedEvent<E>> {
+        self.read_stream_after(stream, Version(0))
+    }
+
+    // ANCHOR: read_tail
+    /// The events of `stream` with a version greater than `after`, oldest
+    /// first: the tail a loader needs after a snapshot taken at `after`.
+    pub fn read_stream_after(&self, stream: &StreamId, after: Version) -> Vec<&RecordedEvent<E>> {
+        self.read_stream_range(stream, after, Version(u64::MAX))
+    }
+
+    /// The events of `stream` with `after < version <= up_to`, oldest first.
+    /// Versions are dense, so the range is a slice of the stream's index: the
+    /// read costs what it returns, however long the stream is.
+    pub fn read_stream_range(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        up_to: Version,
+    ) -> Vec<&RecordedEvent<E>> {
+        let Some(indexes) = self.streams.get(stream) else {
+            return Vec::new();
+        };
+        // Version v sits at index v - 1, so the slice is [after, up_to).
+        let end = usize::try_from(up_to.0).map_or(indexes.len(), |end| end.min(indexes.len()));
+        let start = usize::try_from(after.0).map_or(end, |start| start.min(end));
+        indexes[start..end]
+            .iter()
+            .map(|&index| &self.log[index])
+            .collect()
+    }
+    // ANCHOR_END: read_tail
+
+    /// The version of `stream`: the number of events in it.
+    pub fn stream_version(&self, stream: &StreamId) -> Version {
+        Version(
+            self.streams
+                .get(stream)
+                .map_or(0, |indexes| indexes.len() as u64),
+        )
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+impl fmt::Display for AppendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppendError::VersionConflict { expected, actual } => write!(
+                f,
+                "version conflict: expected the stream at {expected}, it is at {actual}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AppendError {}
