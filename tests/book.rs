@@ -460,3 +460,21 @@ fn every_chapter_shows_its_golden_output_and_has_the_standard_sections() {
     }
     assert_eq!(problems, Vec::<String>::new());
 }
+
+#[test]
+fn every_link_to_a_chapter_names_an_existing_file() {
+    let mut problems = Vec::new();
+    for name in chapters() {
+        let text = read(&root().join("book/src").join(&name));
+        for (start, _) in text.match_indices("](") {
+            let rest = &text[start + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let target = rest[..end].split('#').next().unwrap_or_default();
+            let is_local = !target.contains("://") && target.ends_with(".md");
+            if is_local && !root().join("book/src").join(target).is_file() {
+                problems.push(format!("{name}: link to missing chapter {target}"));
+            }
+        }
+    }
+    assert_eq!(problems, Vec::<String>::new(), "link to a lesson not yet written as plain text");
+}
