@@ -9,6 +9,7 @@
 //! | # | module | teaches | run it |
 //! |---|--------|---------|--------|
 //! | 1 | [`l01_event_store`] | events as facts; an in-memory store with streams and global positions | `cargo run --example l01_event_store` |
+//! | 5 | [`l05_cqrs`] | command and query sides that never import each other; read models on their own threads; read-your-writes with a timeout | `cargo run --example l05_cqrs` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -19,6 +20,7 @@
 //! the reference solutions instead.
 
 pub mod l01_event_store;
+pub mod l05_cqrs;
 
 pub mod exercises;
 
@@ -30,4 +32,6 @@ mod book {
     mod introduction {}
     #[doc = include_str!("../book/src/l01_event_store.md")]
     mod l01_event_store {}
+    #[doc = include_str!("../book/src/l05_cqrs.md")]
+    mod l05_cqrs {}
 }

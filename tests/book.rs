@@ -31,6 +31,7 @@ macro_rules! examples {
 
 examples! {
     l01_event_store => "../examples/l01_event_store.rs",
+    l05_cqrs => "../examples/l05_cqrs.rs",
 }
 
 /// The languages a fence in the book may declare.

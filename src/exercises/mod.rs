@@ -13,3 +13,6 @@
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l01_event_store.rs")]
 pub mod l01_event_store;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l05_cqrs.rs")]
+pub mod l05_cqrs;
