@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-// ANCHOR: ids
 /// The identity of one stream. In this lesson a stream is the history of one
 /// message, such as `message-1`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,7 +56,6 @@ pub struct Position(pub u64);
 /// by the caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
-// ANCHOR_END: ids
 
 // ANCHOR: events
 /// Something that happened to a message.
