@@ -6,7 +6,7 @@ use std::error::Error;
 use std::io::Write;
 use std::time::Duration;
 
-use es_workbook::l05_cqrs::read::{Feed, Inboxes, ReadModel};
+use es_workbook::l05_cqrs::read::{Feed, Inboxes, Projection};
 use es_workbook::l05_cqrs::shared::{EventLog, StreamId, Timestamp, UserId};
 use es_workbook::l05_cqrs::write::{MessageCommand, WriteSide};
 
@@ -25,13 +25,13 @@ fn send(from: &UserId, to: &UserId, text: &str) -> MessageCommand {
     }
 }
 
-/// Prints `user`'s inbox as `model` sees it now, with how fresh that is.
+/// Prints `user`'s inbox as `projection` has it now, with how fresh that is.
 fn show_inbox(
     out: &mut impl Write,
-    model: &ReadModel<Inboxes>,
+    projection: &Projection<Inboxes>,
     user: &UserId,
 ) -> Result<(), Box<dyn Error>> {
-    let answer = model.query(|view| view.inbox(user));
+    let answer = projection.query(|model| model.inbox(user));
     writeln!(
         out,
         "  {user}'s inbox, as of {}: {} message(s)",
@@ -64,8 +64,8 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
 
     let log = EventLog::new();
     let write = WriteSide::new(log.clone());
-    let inboxes = ReadModel::<Inboxes>::start(log.clone())?;
-    let feed = ReadModel::<Feed>::start(log.clone())?;
+    let inboxes = Projection::<Inboxes>::start(log.clone())?;
+    let feed = Projection::<Feed>::start(log.clone())?;
     writeln!(
         out,
         "One log; a write side; two read models on their own threads."
@@ -110,7 +110,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     writeln!(out)?;
     writeln!(
         out,
-        "3. The write side decides from its own history, never from a view"
+        "3. The write side decides from its own history, never from a read model"
     )?;
     inboxes.pause();
     writeln!(
@@ -123,7 +123,10 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let read = MessageCommand::MarkRead { by: grace.clone() };
     let at = write.handle(&m3, read, now())?;
     writeln!(out, "  grace marks {m3} read: accepted at {at}")?;
-    writeln!(out, "  meanwhile the paused view has never heard of {m3}:")?;
+    writeln!(
+        out,
+        "  meanwhile the paused read model has never heard of {m3}:"
+    )?;
     show_inbox(out, &inboxes, &grace)?;
     let attempts = [
         (
@@ -180,13 +183,13 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     writeln!(out)?;
     writeln!(
         out,
-        "5. Several views from one log, and a replica that converges"
+        "5. Several read models from one log, and a replica that converges"
     )?;
     let delete = MessageCommand::DeleteMessage { by: ada.clone() };
     let at = write.handle(&m1, delete, now())?;
     writeln!(out, "  ada deletes {m1}: accepted at {at}")?;
     feed.wait_for(at, PATIENCE)?;
-    let latest = feed.query(|view| view.latest(10));
+    let latest = feed.query(|model| model.latest(10));
     writeln!(out, "  the feed, as of {}, newest first:", latest.as_of)?;
     for entry in latest.value {
         writeln!(
@@ -195,7 +198,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
             entry.sent_at, entry.message, entry.from, entry.to, entry.text
         )?;
     }
-    let replica = ReadModel::<Inboxes>::start(log.clone())?;
+    let replica = Projection::<Inboxes>::start(log.clone())?;
     writeln!(
         out,
         "  a second inbox replica starts from #0 and reaches {}",

@@ -1,7 +1,7 @@
 //! Tests for lesson 5 — CQRS, then its exercises.
 //!
 //! No test here sleeps or depends on how threads happen to be scheduled: a
-//! view is only ever asserted to be behind when the test held its projector
+//! read model is only ever asserted to be behind when the test held its projector
 //! back with `pause`, and every other wait is for a position that the test
 //! knows will be reached (with a timeout that only a broken read model hits)
 //! or that it knows never will be.
@@ -15,7 +15,7 @@ use std::time::Duration;
 use pretty_assertions::assert_eq;
 
 use es_workbook::l05_cqrs::read::{
-    Answer, Feed, FeedEntry, InboxEntry, Inboxes, ReadError, ReadModel, View,
+    Answer, Feed, FeedEntry, InboxEntry, Inboxes, Projection, ReadError, ReadModel,
 };
 use es_workbook::l05_cqrs::shared::{EventLog, Position, StreamId, Timestamp, UserId};
 use es_workbook::l05_cqrs::write::{MAX_TEXT_CHARS, MessageCommand, MessageError, WriteSide};
@@ -58,8 +58,8 @@ fn entry(n: usize, from: &str, text: &str, read: bool) -> InboxEntry {
     }
 }
 
-fn start<V: View>(log: &EventLog) -> ReadModel<V> {
-    ReadModel::start(log.clone()).expect("the OS starts a projector thread")
+fn start<M: ReadModel>(log: &EventLog) -> Projection<M> {
+    Projection::start(log.clone()).expect("the OS starts a projector thread")
 }
 
 /// A log with its write side.
@@ -205,10 +205,10 @@ fn a_query_right_after_a_command_can_be_stale_and_waiting_for_its_position_fixes
 
     // when
     let written = handle(&write, 1, send("ada", "grace", "Lunch?"));
-    let stale = inboxes.query(|view| view.inbox(&user("grace")));
+    let stale = inboxes.query(|model| model.inbox(&user("grace")));
     inboxes.resume();
     let reached = inboxes.wait_for(written, PATIENCE);
-    let fresh = inboxes.query(|view| view.inbox(&user("grace")));
+    let fresh = inboxes.query(|model| model.inbox(&user("grace")));
 
     // then
     assert_eq!(written, Position(1));
@@ -241,8 +241,8 @@ fn every_command_is_visible_once_its_position_is_reached_however_fast_they_come(
         let written = handle(&write, n, send("ada", "grace", &format!("note {n}")));
         let reached = inboxes
             .wait_for(written, PATIENCE)
-            .expect("the view catches up");
-        let inbox = inboxes.query(|view| view.inbox(&user("grace")));
+            .expect("the projection catches up");
+        let inbox = inboxes.query(|model| model.inbox(&user("grace")));
 
         // then: never one message short, whatever the scheduling
         assert!(reached >= written && inbox.as_of >= written);
@@ -260,7 +260,7 @@ fn waiting_for_a_position_that_is_never_written_times_out_with_a_typed_error() {
     let inboxes = start::<Inboxes>(&log);
     inboxes
         .wait_for(last, PATIENCE)
-        .expect("the view catches up");
+        .expect("the projection catches up");
 
     // when
     let result = inboxes.wait_for(Position(3), SHORT);
@@ -275,26 +275,26 @@ fn waiting_for_a_position_that_is_never_written_times_out_with_a_typed_error() {
     );
     assert_eq!(
         result.expect_err("timed out").to_string(),
-        "timed out waiting for #3: the view only reached #2"
+        "timed out waiting for #3: the read model only reached #2"
     );
 }
 
 #[test]
-fn a_paused_read_model_times_out_and_catches_up_once_resumed() {
+fn a_paused_projection_times_out_and_catches_up_once_resumed() {
     // given: an inbox paused after applying one event, and two more appended
     let (log, write) = write_side();
     let inboxes = start::<Inboxes>(&log);
     let first = handle(&write, 1, send("ada", "grace", "one"));
     inboxes
         .wait_for(first, PATIENCE)
-        .expect("the view catches up");
+        .expect("the projection catches up");
     inboxes.pause();
     handle(&write, 2, send("bob", "grace", "two"));
     let last = handle(&write, 2, mark_read("grace"));
 
     // when
     let while_paused = inboxes.wait_for(last, SHORT);
-    let unread_while_paused = inboxes.query(|view| view.unread(&user("grace")));
+    let unread_while_paused = inboxes.query(|model| model.unread(&user("grace")));
     inboxes.resume();
     let after_resume = inboxes.wait_for(last, PATIENCE);
 
@@ -315,7 +315,7 @@ fn a_paused_read_model_times_out_and_catches_up_once_resumed() {
     );
     assert_eq!(after_resume, Ok(Position(3)));
     assert_eq!(
-        inboxes.query(|view| view.inbox(&user("grace"))).value,
+        inboxes.query(|model| model.inbox(&user("grace"))).value,
         vec![entry(1, "ada", "one", false), entry(2, "bob", "two", true)]
     );
 }
@@ -328,7 +328,7 @@ fn waiting_for_a_position_already_reached_returns_at_once_even_while_paused() {
     let written = handle(&write, 1, send("ada", "grace", "one"));
     inboxes
         .wait_for(written, PATIENCE)
-        .expect("the view catches up");
+        .expect("the projection catches up");
     inboxes.pause();
 
     // then: a zero timeout is enough, since nothing needs to happen
@@ -344,7 +344,7 @@ fn waiting_for_a_position_already_reached_returns_at_once_even_while_paused() {
 // ---------------------------------------------------------------------------
 
 #[test]
-fn the_write_side_decides_from_the_message_history_even_while_every_view_lags() {
+fn the_write_side_decides_from_the_message_history_even_while_every_read_model_lags() {
     // given: an inbox that has not seen message-1 and never will while paused
     let (log, write) = write_side();
     let inboxes = start::<Inboxes>(&log);
@@ -355,14 +355,14 @@ fn the_write_side_decides_from_the_message_history_even_while_every_view_lags() 
     let marked = write.handle(&message(1), mark_read("grace"), Timestamp(1));
     let rejected = write.handle(&message(1), mark_read("ada"), Timestamp(2));
 
-    // then: the write side knew, the view did not
+    // then: the write side knew, the read model did not
     assert_eq!(marked, Ok(Position(2)));
     assert_eq!(
         rejected,
         Err(MessageError::NotRecipient { user: user("ada") })
     );
     assert_eq!(
-        inboxes.query(|view| view.inbox(&user("grace"))).value,
+        inboxes.query(|model| model.inbox(&user("grace"))).value,
         vec![]
     );
 }
@@ -468,7 +468,7 @@ fn only_the_sender_or_the_recipient_deletes_and_then_nothing_more_can_happen() {
 // ---------------------------------------------------------------------------
 
 #[test]
-fn views_fold_the_log_by_hand_without_any_thread() {
+fn read_models_fold_the_log_by_hand_without_any_thread() {
     // given
     let (log, write) = write_side();
     handle(&write, 1, send("ada", "grace", "one"));
@@ -513,8 +513,8 @@ fn views_fold_the_log_by_hand_without_any_thread() {
 }
 
 #[test]
-fn a_deleted_message_leaves_every_view() {
-    // given: both views have shown the message
+fn a_deleted_message_leaves_every_read_model() {
+    // given: both read models have shown the message
     let (log, write) = write_side();
     let (inboxes, feed) = (start::<Inboxes>(&log), start::<Feed>(&log));
     let sent = handle(&write, 1, send("ada", "grace", "regrettable"));
@@ -567,7 +567,7 @@ fn commands_from_many_threads_all_reach_the_read_model_at_dense_positions() {
     let last = positions.iter().max().copied().expect("positions");
     inboxes
         .wait_for(last, PATIENCE)
-        .expect("the view catches up");
+        .expect("the projection catches up");
 
     // then
     let mut sorted: Vec<u64> = positions.iter().map(|p| p.0).collect();
@@ -577,23 +577,23 @@ fn commands_from_many_threads_all_reach_the_read_model_at_dense_positions() {
 }
 
 #[test]
-fn stopping_a_read_model_joins_its_thread_even_while_paused_and_returns_its_view() {
+fn stopping_a_projection_joins_its_thread_even_while_paused_and_returns_its_read_model() {
     // given
     let (log, write) = write_side();
     let inboxes = start::<Inboxes>(&log);
     let sent = handle(&write, 1, send("ada", "grace", "one"));
     inboxes
         .wait_for(sent, PATIENCE)
-        .expect("the view catches up");
+        .expect("the projection catches up");
     inboxes.pause();
     handle(&write, 2, send("ada", "grace", "two"));
 
     // when: stop returns only after the projector thread has ended
-    let view = inboxes.stop();
+    let model = inboxes.stop();
 
-    // then: the view as the paused projector left it
+    // then: the read model as the paused projector left it
     assert_eq!(
-        view.inbox(&user("grace")),
+        model.inbox(&user("grace")),
         vec![entry(1, "ada", "one", false)]
     );
 }
@@ -783,9 +783,9 @@ mod exercises {
     #[test]
     #[cfg_attr(
         not(feature = "solutions"),
-        ignore = "exercise 5.1: rebuild a view on this thread"
+        ignore = "exercise 5.1: rebuild a read model on this thread"
     )]
-    fn exercise_5_1_a_rebuild_on_this_thread_equals_the_projector_threads_view() {
+    fn exercise_5_1_a_rebuild_on_this_thread_equals_the_projections_read_model() {
         // given
         let log = busy_log();
         let head = log.last_position();
@@ -798,7 +798,7 @@ mod exercises {
         let followed = start::<Inboxes>(&log);
         followed
             .wait_for(head, PATIENCE)
-            .expect("the view catches up");
+            .expect("the projection catches up");
         assert_eq!(rebuilt.as_of, head);
         assert_eq!(rebuilt.value, followed.stop());
         assert_eq!(
@@ -833,7 +833,7 @@ mod exercises {
         let followed = start::<SentFolders>(&log);
         followed
             .wait_for(log.last_position(), PATIENCE)
-            .expect("the view catches up");
+            .expect("the projection catches up");
 
         // then
         let sent = |n: usize, to: &str, text: &str, read: bool| SentEntry {
@@ -876,7 +876,7 @@ mod exercises {
             send("ada", "grace", "hi"),
             Timestamp(1),
             PATIENCE,
-            |view| view.inbox(&grace),
+            |model| model.inbox(&grace),
         );
         let rejected = handle_then_query(
             &write,
@@ -885,7 +885,7 @@ mod exercises {
             send("ada", "grace", "hi again"),
             Timestamp(2),
             PATIENCE,
-            |view| view.inbox(&grace),
+            |model| model.inbox(&grace),
         );
         inboxes.pause();
         let invisible = handle_then_query(
@@ -895,7 +895,7 @@ mod exercises {
             mark_read("grace"),
             Timestamp(3),
             SHORT,
-            |view| view.inbox(&grace),
+            |model| model.inbox(&grace),
         );
 
         // then
@@ -919,7 +919,7 @@ mod exercises {
         let source = std::error::Error::source(&error).map(ToString::to_string);
         assert_eq!(
             source,
-            Some("timed out waiting for #2: the view only reached #1".into())
+            Some("timed out waiting for #2: the read model only reached #1".into())
         );
     }
 
@@ -941,7 +941,7 @@ mod exercises {
             .expect("replica two catches up");
         two.pause();
         let third = handle(&write, 3, send("ada", "grace", "three"));
-        let count = |view: &Inboxes| view.inbox(&user("grace")).len();
+        let count = |model: &Inboxes| model.inbox(&user("grace")).len();
 
         // when
         let fresh_enough = query_freshest(&[&one, &two], second, SHORT, count);

@@ -11,19 +11,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::l05_cqrs::read::{Answer, ReadError, ReadModel, View};
+use crate::l05_cqrs::read::{Answer, Projection, ReadError, ReadModel};
 use crate::l05_cqrs::shared::{EventLog, Position, RecordedEvent, StreamId, Timestamp, UserId};
 use crate::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
 
-/// Exercise 5.1: builds a fresh `V` from the whole log on the calling thread,
+/// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread,
 /// with no projector thread, and returns it with the position of the last
 /// event applied (`Position(0)` for an empty log). Read the log in batches:
 /// never copy all of it at once.
-pub fn rebuild<V: View>(log: &EventLog) -> Answer<V> {
-    // TODO: start from `V::default()` at `Position(0)`, then apply
+pub fn rebuild<M: ReadModel>(log: &EventLog) -> Answer<M> {
+    // TODO: start from `M::default()` at `Position(0)`, then apply
     // `log.read_after(position, batch)` until a batch comes back empty.
     let _ = log;
-    todo!("exercise 5.1: rebuild a view from the log on this thread")
+    todo!("exercise 5.1: rebuild a read model from the log on this thread")
 }
 
 /// A message in its sender's "sent" folder.
@@ -60,7 +60,7 @@ impl SentFolders {
     }
 }
 
-impl View for SentFolders {
+impl ReadModel for SentFolders {
     fn apply(&mut self, event: &RecordedEvent) {
         // TODO: file a MessageSent under its sender, mark it on MessageRead,
         // and take it out on MessageDeleted.
@@ -99,7 +99,7 @@ impl std::error::Error for CommandQueryError {
 }
 
 /// Exercise 5.3: what a web handler does for "save, then show the list":
-/// handles `command`, waits up to `timeout` for `model` to reach the
+/// handles `command`, waits up to `timeout` for `projection` to reach the
 /// position the command returned, then runs `query` on it.
 ///
 /// # Errors
@@ -107,17 +107,17 @@ impl std::error::Error for CommandQueryError {
 /// [`CommandQueryError::Rejected`] if the write side refuses the command
 /// (without waiting), [`CommandQueryError::NotYetVisible`] if the read model
 /// does not catch up in time.
-pub fn handle_then_query<V: View, R>(
+pub fn handle_then_query<M: ReadModel, R>(
     write: &WriteSide,
-    model: &ReadModel<V>,
+    projection: &Projection<M>,
     message: &StreamId,
     command: MessageCommand,
     at: Timestamp,
     timeout: Duration,
-    query: impl FnOnce(&V) -> R,
+    query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, CommandQueryError> {
     // TODO: handle, wait_for, then query; map each error into its variant.
-    let _ = (write, model, message, command, at, timeout, query);
+    let _ = (write, projection, message, command, at, timeout, query);
     todo!("exercise 5.3: handle a command, then query what it changed")
 }
 
@@ -129,11 +129,11 @@ pub fn handle_then_query<V: View, R>(
 ///
 /// [`ReadError::Timeout`] if the replica waited on does not reach `at_least`
 /// in time, or at once, with `reached: Position(0)`, if `replicas` is empty.
-pub fn query_freshest<V: View, R>(
-    replicas: &[&ReadModel<V>],
+pub fn query_freshest<M: ReadModel, R>(
+    replicas: &[&Projection<M>],
     at_least: Position,
     timeout: Duration,
-    query: impl FnOnce(&V) -> R,
+    query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, ReadError> {
     // TODO: look at each replica's `position()` before waiting on any.
     let _ = (replicas, at_least, timeout, query);

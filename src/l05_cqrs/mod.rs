@@ -1,9 +1,9 @@
 //! Lesson 5 — CQRS: a write side and a read side that never meet.
 //!
 //! The command side ([`write`]) decides from each message's own history and
-//! appends events to a shared log. The query side ([`read`]) follows that log
-//! on its own threads and builds views from it: an inbox per user and a
-//! global feed, each as many replicas as you like. The two sides share only
+//! appends events to a shared log. The query side ([`read`]) builds read
+//! models from that log, each kept up to date by a projection on its own
+//! thread: an inbox per user and a global feed, as many replicas as you like. The two sides share only
 //! [`shared`]: the ids, the events and the log. A test reads the two source
 //! files and fails if either names the other.
 //!

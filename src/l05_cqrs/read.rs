@@ -1,5 +1,5 @@
-//! The read side (the query side): read models that follow the log on their
-//! own threads and answer queries from views shaped for one screen each.
+//! The read side (the query side): read models, each shaped for one screen,
+//! kept up to date by projections that follow the log on their own threads.
 //!
 //! It uses only the shared part. It never runs a command and never checks a
 //! rule: it believes every event in the log, because the log only holds what
@@ -18,17 +18,19 @@ use super::shared::{EventLog, MessageEvent, Position, RecordedEvent, StreamId, U
 /// How many events a projector copies out of the log at a time.
 const BATCH: usize = 64;
 
-// ANCHOR: view
-/// A view: a value built by applying events in log order, one at a time.
+// ANCHOR: read_model
+/// A read model: a value built by applying events in log order, one at a
+/// time. Lesson 3's trait, now `Send + 'static` so that it can live on its
+/// projection's thread.
 ///
 /// `apply` must not fail and must not look at anything but the event: the
 /// log only holds facts that were already decided. It is called exactly once
 /// per event, in position order.
-pub trait View: Default + Send + 'static {
-    /// Folds one more event into the view.
+pub trait ReadModel: Default + Send + 'static {
+    /// Folds one more event into the read model.
     fn apply(&mut self, event: &RecordedEvent);
 }
-// ANCHOR_END: view
+// ANCHOR_END: read_model
 
 // ANCHOR: inboxes
 /// One message in someone's inbox.
@@ -70,7 +72,7 @@ impl Inboxes {
     }
 }
 
-impl View for Inboxes {
+impl ReadModel for Inboxes {
     fn apply(&mut self, recorded: &RecordedEvent) {
         let message = &recorded.stream;
         match &recorded.event {
@@ -137,7 +139,7 @@ impl Feed {
     }
 }
 
-impl View for Feed {
+impl ReadModel for Feed {
     fn apply(&mut self, recorded: &RecordedEvent) {
         match &recorded.event {
             MessageEvent::MessageSent { from, to, text } => {
@@ -164,56 +166,56 @@ impl View for Feed {
 }
 // ANCHOR_END: feed
 
-// ANCHOR: read_model
-/// A view kept up to date by its own projector thread, which follows the
-/// log from position 0. Start two read models of the same view and you have
-/// two replicas.
+// ANCHOR: projection
+/// A read model kept up to date by its own projector thread, which follows
+/// the log from position 0 and remembers its checkpoint. Start two
+/// projections of the same read model and you have two replicas.
 ///
-/// Dropping a read model (or calling [`ReadModel::stop`]) stops its thread
+/// Dropping a projection (or calling [`Projection::stop`]) stops its thread
 /// and waits for it to finish.
-pub struct ReadModel<V: View> {
-    shared: Arc<Shared<V>>,
+pub struct Projection<M: ReadModel> {
+    shared: Arc<Shared<M>>,
     log: EventLog,
     projector: Option<JoinHandle<()>>,
 }
 
 /// What the caller's handle and the projector thread share.
 #[derive(Default)]
-struct Shared<V> {
-    state: Mutex<Checkpointed<V>>,
+struct Shared<M> {
+    state: Mutex<Checkpointed<M>>,
     /// Signalled each time the projector has applied a batch.
     advanced: Condvar,
     paused: AtomicBool,
     stopped: AtomicBool,
 }
 
-/// A view and the position of the last event applied to it, kept under one
-/// lock so that no query sees one without the other.
+/// A read model and its checkpoint, the position of the last event applied
+/// to it, kept under one lock so that no query sees one without the other.
 #[derive(Default)]
-struct Checkpointed<V> {
+struct Checkpointed<M> {
     position: Position,
-    view: V,
+    model: M,
 }
 
-/// A query's result, with the position of the last event the view had
+/// A query's result, with the position of the last event the read model had
 /// applied when it answered: how fresh the answer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer<R> {
-    /// The view had applied every event up to and including this position.
+    /// The read model had applied every event up to and including this position.
     pub as_of: Position,
     /// The query's result.
     pub value: R,
 }
-// ANCHOR_END: read_model
+// ANCHOR_END: projection
 
 /// Why a read could not be served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
-    /// The view did not reach the position in time.
+    /// The read model did not reach the position in time.
     Timeout {
         /// The position the caller waited for.
         waited_for: Position,
-        /// The position the view had reached when the time was up.
+        /// The position the read model had reached when the time was up.
         reached: Position,
     },
 }
@@ -221,7 +223,7 @@ pub enum ReadError {
 // ANCHOR: project
 /// The projector thread's loop: wait for events after the checkpoint, apply
 /// a batch, tell the waiting queries, repeat until told to stop.
-fn project<V: View>(log: &EventLog, shared: &Shared<V>) {
+fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
     let mut checkpoint = Position(0);
     loop {
         let batch = log.wait_and_read(checkpoint, BATCH, |last| {
@@ -232,7 +234,7 @@ fn project<V: View>(log: &EventLog, shared: &Shared<V>) {
         }
         let mut state = lock(&shared.state);
         for recorded in &batch {
-            state.view.apply(recorded);
+            state.model.apply(recorded);
             state.position = recorded.position;
         }
         checkpoint = state.position;
@@ -242,8 +244,8 @@ fn project<V: View>(log: &EventLog, shared: &Shared<V>) {
 }
 // ANCHOR_END: project
 
-impl<V: View> ReadModel<V> {
-    /// Starts a read model with an empty view, and its projector thread,
+impl<M: ReadModel> Projection<M> {
+    /// Starts a projection of an empty read model, with its projector thread,
     /// which catches up with `log` and then follows it.
     ///
     /// # Errors
@@ -257,7 +259,7 @@ impl<V: View> ReadModel<V> {
                 .name("projector".to_string())
                 .spawn(move || project(&log, &shared))?
         };
-        Ok(ReadModel {
+        Ok(Projection {
             shared,
             log,
             projector: Some(projector),
@@ -265,22 +267,23 @@ impl<V: View> ReadModel<V> {
     }
 
     // ANCHOR: query
-    /// Runs `query` on the view as it is now, which may be behind the log.
-    pub fn query<R>(&self, query: impl FnOnce(&V) -> R) -> Answer<R> {
+    /// Runs `query` on the read model as it is now, which may be behind the
+    /// log.
+    pub fn query<R>(&self, query: impl FnOnce(&M) -> R) -> Answer<R> {
         let state = lock(&self.shared.state);
         Answer {
             as_of: state.position,
-            value: query(&state.view),
+            value: query(&state.model),
         }
     }
 
-    /// Waits until the view has applied every event up to `position`, for at
+    /// Waits until the read model has applied every event up to `position`, for at
     /// most `timeout`, and returns the position it reached. Pass the
     /// position a command returned to read your own write.
     ///
     /// # Errors
     ///
-    /// [`ReadError::Timeout`] if the view is still behind `position` when the
+    /// [`ReadError::Timeout`] if the read model is still behind `position` when the
     /// time is up, with the position it did reach.
     pub fn wait_for(&self, position: Position, timeout: Duration) -> Result<Position, ReadError> {
         let state = lock(&self.shared.state);
@@ -300,16 +303,17 @@ impl<V: View> ReadModel<V> {
     }
     // ANCHOR_END: query
 
-    /// The position of the last event the view has applied.
+    /// The checkpoint: the position of the last event the read model has
+    /// applied.
     pub fn position(&self) -> Position {
         lock(&self.shared.state).position
     }
 
     // ANCHOR: control
     /// Holds the projector where it is: once `pause` returns, no event
-    /// appended afterwards reaches the view until [`ReadModel::resume`].
+    /// appended afterwards reaches the read model until [`Projection::resume`].
     /// It stands in for a slow or busy projector, so that a test or a demo
-    /// can make the view lag on purpose instead of by luck.
+    /// can make the read model lag on purpose instead of by luck.
     pub fn pause(&self) {
         self.shared.paused.store(true, SeqCst);
     }
@@ -321,17 +325,17 @@ impl<V: View> ReadModel<V> {
     }
 
     /// Stops the projector thread, waits for it to finish, and returns the
-    /// view as it was left.
-    pub fn stop(mut self) -> V {
+    /// read model as it was left.
+    pub fn stop(mut self) -> M {
         self.shut_down();
-        std::mem::take(&mut lock(&self.shared.state).view)
+        std::mem::take(&mut lock(&self.shared.state).model)
     }
 
     fn shut_down(&mut self) {
         self.shared.stopped.store(true, SeqCst);
         self.log.wake_followers();
         if let Some(projector) = self.projector.take() {
-            // A view whose `apply` panicked has already reported it and left
+            // A read model whose `apply` panicked has already reported it and left
             // its last state readable; re-raising the panic here would panic
             // inside `drop`.
             let _ = projector.join();
@@ -340,7 +344,7 @@ impl<V: View> ReadModel<V> {
     // ANCHOR_END: control
 }
 
-impl<V: View> Drop for ReadModel<V> {
+impl<M: ReadModel> Drop for Projection<M> {
     fn drop(&mut self) {
         self.shut_down();
     }
@@ -354,7 +358,7 @@ impl fmt::Display for ReadError {
                 reached,
             } => write!(
                 f,
-                "timed out waiting for {waited_for}: the view only reached {reached}"
+                "timed out waiting for {waited_for}: the read model only reached {reached}"
             ),
         }
     }

@@ -4,34 +4,34 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::l05_cqrs::read::{Answer, ReadError, ReadModel, View};
+use crate::l05_cqrs::read::{Answer, Projection, ReadError, ReadModel};
 use crate::l05_cqrs::shared::{
     EventLog, MessageEvent, Position, RecordedEvent, StreamId, Timestamp, UserId,
 };
 use crate::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
 
-/// Exercise 5.1: builds a fresh `V` from the whole log on the calling thread.
-pub fn rebuild<V: View>(log: &EventLog) -> Answer<V> {
+/// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread.
+pub fn rebuild<M: ReadModel>(log: &EventLog) -> Answer<M> {
     // The same loop as the projector thread, minus the waiting: a rebuild
     // stops at the end of the log instead of following it. The batch size
     // bounds how much is copied, and how long the log stays locked, at once.
     // Rebuilding into a fresh value and swapping it in afterwards (rather
-    // than clearing a live view) is what lets a real system rebuild a read
+    // than clearing a live one) is what lets a real system rebuild a read
     // model while the old one keeps answering queries.
     const BATCH: usize = 100;
-    let mut view = V::default();
+    let mut model = M::default();
     let mut position = Position(0);
     loop {
         let batch = log.read_after(position, BATCH);
         let Some(last) = batch.last() else {
             return Answer {
                 as_of: position,
-                value: view,
+                value: model,
             };
         };
         position = last.position;
         for recorded in &batch {
-            view.apply(recorded);
+            model.apply(recorded);
         }
     }
 }
@@ -67,13 +67,13 @@ impl SentFolders {
     }
 }
 
-impl View for SentFolders {
+impl ReadModel for SentFolders {
     fn apply(&mut self, event: &RecordedEvent) {
         // The mirror image of `Inboxes`: filed under the sender instead of
         // the recipient. `MessageRead` and `MessageDeleted` do not say who
-        // sent the message, so the view keeps its own index from message to
-        // folder; asking the write side, or another view, would couple this
-        // view to them and break rebuilds. Keying by send position keeps the
+        // sent the message, so the read model keeps its own index from message
+        // to folder; asking the write side, or another read model, would couple
+        // this one to them and break rebuilds. Keying by send position keeps the
         // folder in send order; keying by `StreamId` would sort "message-10"
         // before "message-2".
         let message = &event.stream;
@@ -139,20 +139,20 @@ impl std::error::Error for CommandQueryError {
     }
 }
 
-/// Exercise 5.3: handles `command`, waits for `model` to show it, then
+/// Exercise 5.3: handles `command`, waits for `projection` to show it, then
 /// queries.
 ///
 /// # Errors
 ///
 /// [`CommandQueryError::Rejected`] or [`CommandQueryError::NotYetVisible`].
-pub fn handle_then_query<V: View, R>(
+pub fn handle_then_query<M: ReadModel, R>(
     write: &WriteSide,
-    model: &ReadModel<V>,
+    projection: &Projection<M>,
     message: &StreamId,
     command: MessageCommand,
     at: Timestamp,
     timeout: Duration,
-    query: impl FnOnce(&V) -> R,
+    query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, CommandQueryError> {
     // Keeping the two failures apart matters to the caller: after
     // `Rejected` nothing happened and the user must fix the request; after
@@ -164,10 +164,10 @@ pub fn handle_then_query<V: View, R>(
     let position = write
         .handle(message, command, at)
         .map_err(CommandQueryError::Rejected)?;
-    model
+    projection
         .wait_for(position, timeout)
         .map_err(CommandQueryError::NotYetVisible)?;
-    Ok(model.query(query))
+    Ok(projection.query(query))
 }
 
 /// Exercise 5.4: answers from the first replica that is fresh enough, or
@@ -176,11 +176,11 @@ pub fn handle_then_query<V: View, R>(
 /// # Errors
 ///
 /// [`ReadError::Timeout`].
-pub fn query_freshest<V: View, R>(
-    replicas: &[&ReadModel<V>],
+pub fn query_freshest<M: ReadModel, R>(
+    replicas: &[&Projection<M>],
     at_least: Position,
     timeout: Duration,
-    query: impl FnOnce(&V) -> R,
+    query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, ReadError> {
     // A position read here can only be overtaken, never undone, so a replica
     // found fresh enough stays fresh enough for the query that follows.
@@ -192,7 +192,7 @@ pub fn query_freshest<V: View, R>(
     // choice; waiting on all of them at once would need a condition
     // variable they share (or a thread per replica), and is what a database
     // proxy that routes reads by replication position does.
-    let mut furthest: Option<(&ReadModel<V>, Position)> = None;
+    let mut furthest: Option<(&Projection<M>, Position)> = None;
     for &replica in replicas {
         let position = replica.position();
         if furthest.is_none_or(|(_, best)| position > best) {
