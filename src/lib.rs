@@ -9,7 +9,7 @@
 //! | # | module | teaches | run it |
 //! |---|--------|---------|--------|
 //! | 1 | [`l01_event_store`] | events as facts; an in-memory store with streams and global positions | `cargo run --example l01_event_store` |
-//! | 5 | [`l05_cqrs`] | command and query sides that never import each other; read models on their own threads; read-your-writes with a timeout | `cargo run --example l05_cqrs` |
+//! | 5 | [`l05_cqrs`] | command and query sides that never import each other; projections on their own threads; read-your-writes with a timeout | `cargo run --example l05_cqrs` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a

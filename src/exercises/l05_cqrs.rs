@@ -61,10 +61,10 @@ impl SentFolders {
 }
 
 impl ReadModel for SentFolders {
-    fn apply(&mut self, event: &RecordedEvent) {
+    fn apply(&mut self, recorded: &RecordedEvent) {
         // TODO: file a MessageSent under its sender, mark it on MessageRead,
         // and take it out on MessageDeleted.
-        let _ = (&mut self.filed, event);
+        let _ = (&mut self.filed, recorded);
         todo!("exercise 5.2: a sent folder per user")
     }
 }

@@ -28,7 +28,7 @@ const BATCH: usize = 64;
 /// per event, in position order.
 pub trait ReadModel: Default + Send + 'static {
     /// Folds one more event into the read model.
-    fn apply(&mut self, event: &RecordedEvent);
+    fn apply(&mut self, recorded: &RecordedEvent);
 }
 // ANCHOR_END: read_model
 

@@ -68,7 +68,7 @@ impl SentFolders {
 }
 
 impl ReadModel for SentFolders {
-    fn apply(&mut self, event: &RecordedEvent) {
+    fn apply(&mut self, recorded: &RecordedEvent) {
         // The mirror image of `Inboxes`: filed under the sender instead of
         // the recipient. `MessageRead` and `MessageDeleted` do not say who
         // sent the message, so the read model keeps its own index from message
@@ -76,8 +76,8 @@ impl ReadModel for SentFolders {
         // this one to them and break rebuilds. Keying by send position keeps the
         // folder in send order; keying by `StreamId` would sort "message-10"
         // before "message-2".
-        let message = &event.stream;
-        match &event.event {
+        let message = &recorded.stream;
+        match &recorded.event {
             MessageEvent::MessageSent { from, to, text } => {
                 let entry = SentEntry {
                     message: message.clone(),
@@ -86,9 +86,9 @@ impl ReadModel for SentFolders {
                     read: false,
                 };
                 let folder = self.folders.entry(from.clone()).or_default();
-                folder.insert(event.position, entry);
+                folder.insert(recorded.position, entry);
                 self.filed
-                    .insert(message.clone(), (from.clone(), event.position));
+                    .insert(message.clone(), (from.clone(), recorded.position));
             }
             MessageEvent::MessageRead { .. } => {
                 let Some((from, key)) = self.filed.get(message) else {
