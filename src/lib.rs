@@ -16,6 +16,7 @@
 //! | 7 | [`l07_testing`] | given/when/then for deciders; seeded property tests that check the laws and catch a planted bug | `cargo run --example l07_testing` |
 //! | 8 | [`l08_concurrency`] | expected versions, conflicts and bounded retries; racing threads; idempotent commands | `cargo run --example l08_concurrency` |
 //! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
+//! | 5 | [`l05_cqrs`] | command and query sides that never import each other; projections on their own threads; read-your-writes with a timeout | `cargo run --example l05_cqrs` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -33,6 +34,7 @@ pub mod l06_aggregates;
 pub mod l07_testing;
 pub mod l08_concurrency;
 pub mod l09_snapshots;
+pub mod l05_cqrs;
 
 pub mod exercises;
 
@@ -62,4 +64,6 @@ mod book {
     mod l08_concurrency {}
     #[doc = include_str!("../book/src/l09_snapshots.md")]
     mod l09_snapshots {}
+    #[doc = include_str!("../book/src/l05_cqrs.md")]
+    mod l05_cqrs {}
 }

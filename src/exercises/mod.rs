@@ -28,3 +28,5 @@ pub mod l07_testing;
 pub mod l08_concurrency;
 #[cfg_attr(feature = "solutions", path = "../solutions/l09_snapshots.rs")]
 pub mod l09_snapshots;
+#[cfg_attr(feature = "solutions", path = "../solutions/l05_cqrs.rs")]
+pub mod l05_cqrs;

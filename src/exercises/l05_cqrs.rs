@@ -1,0 +1,141 @@
+//! Exercises for lesson 5 — CQRS.
+//!
+//! Each item below is a stub. Replace the `todo!()` at each `// TODO:` and
+//! check your work with `cargo test --test l05_cqrs -- --ignored`.
+//!
+//! These functions sit in the application layer, above both sides, so they
+//! may use the write side and the read side together; the two sides still
+//! never use each other.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::l05_cqrs::read::{Answer, Projection, ReadError, ReadModel};
+use crate::l05_cqrs::shared::{EventLog, Position, RecordedEvent, StreamId, Timestamp, UserId};
+use crate::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
+
+/// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread,
+/// with no projector thread, and returns it with the position of the last
+/// event applied (`Position(0)` for an empty log). Read the log in batches:
+/// never copy all of it at once.
+pub fn rebuild<M: ReadModel>(log: &EventLog) -> Answer<M> {
+    // TODO: start from `M::default()` at `Position(0)`, then apply
+    // `log.read_after(position, batch)` until a batch comes back empty.
+    let _ = log;
+    todo!("exercise 5.1: rebuild a read model from the log on this thread")
+}
+
+/// A message in its sender's "sent" folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentEntry {
+    /// The message's id.
+    pub message: StreamId,
+    /// Who it was sent to.
+    pub to: UserId,
+    /// What it says.
+    pub text: String,
+    /// Whether the recipient has read it yet.
+    pub read: bool,
+}
+
+/// Exercise 5.2: every user's "sent" folder: the live messages they sent,
+/// oldest first, each showing whether the recipient has read it. A deleted
+/// message leaves the folder, whoever deleted it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentFolders {
+    // TODO: keep these fields or choose your own (then change `sent_by` too).
+    /// Per sender, their messages keyed by the position they were sent at.
+    folders: BTreeMap<UserId, BTreeMap<Position, SentEntry>>,
+    /// Where each live message is filed: its sender and its key.
+    filed: BTreeMap<StreamId, (UserId, Position)>,
+}
+
+impl SentFolders {
+    /// The live messages `user` sent, oldest first.
+    pub fn sent_by(&self, user: &UserId) -> Vec<SentEntry> {
+        self.folders
+            .get(user)
+            .map_or_else(Vec::new, |folder| folder.values().cloned().collect())
+    }
+}
+
+impl ReadModel for SentFolders {
+    fn apply(&mut self, recorded: &RecordedEvent) {
+        // TODO: file a MessageSent under its sender, mark it on MessageRead,
+        // and take it out on MessageDeleted.
+        let _ = (&mut self.filed, recorded);
+        todo!("exercise 5.2: a sent folder per user")
+    }
+}
+
+/// Why [`handle_then_query`] could not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandQueryError {
+    /// The write side refused the command.
+    Rejected(MessageError),
+    /// The command was recorded, but the read model did not show it in time.
+    NotYetVisible(ReadError),
+}
+
+impl fmt::Display for CommandQueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandQueryError::Rejected(_) => f.write_str("the command was rejected"),
+            CommandQueryError::NotYetVisible(_) => {
+                f.write_str("the command was recorded but is not visible yet")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CommandQueryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CommandQueryError::Rejected(error) => Some(error),
+            CommandQueryError::NotYetVisible(error) => Some(error),
+        }
+    }
+}
+
+/// Exercise 5.3: what a web handler does for "save, then show the list":
+/// handles `command`, waits up to `timeout` for `projection` to reach the
+/// position the command returned, then runs `query` on it.
+///
+/// # Errors
+///
+/// [`CommandQueryError::Rejected`] if the write side refuses the command
+/// (without waiting), [`CommandQueryError::NotYetVisible`] if the read model
+/// does not catch up in time.
+pub fn handle_then_query<M: ReadModel, R>(
+    write: &WriteSide,
+    projection: &Projection<M>,
+    message: &StreamId,
+    command: MessageCommand,
+    at: Timestamp,
+    timeout: Duration,
+    query: impl FnOnce(&M) -> R,
+) -> Result<Answer<R>, CommandQueryError> {
+    // TODO: handle, wait_for, then query; map each error into its variant.
+    let _ = (write, projection, message, command, at, timeout, query);
+    todo!("exercise 5.3: handle a command, then query what it changed")
+}
+
+/// Exercise 5.4: answers `query` from the first replica in `replicas` that
+/// has already reached `at_least`. If none has, waits up to `timeout` on the
+/// one furthest along (the first of them, on a tie) and answers from it.
+///
+/// # Errors
+///
+/// [`ReadError::Timeout`] if the replica waited on does not reach `at_least`
+/// in time, or at once, with `reached: Position(0)`, if `replicas` is empty.
+pub fn query_freshest<M: ReadModel, R>(
+    replicas: &[&Projection<M>],
+    at_least: Position,
+    timeout: Duration,
+    query: impl FnOnce(&M) -> R,
+) -> Result<Answer<R>, ReadError> {
+    // TODO: look at each replica's `position()` before waiting on any.
+    let _ = (replicas, at_least, timeout, query);
+    todo!("exercise 5.4: route a query to a fresh enough replica")
+}
