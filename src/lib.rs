@@ -12,11 +12,11 @@
 //! | 2 | [`l02_commands`] | commands vs events; a handler that loads, folds, decides and appends; typed rejections | `cargo run --example l02_commands` |
 //! | 3 | [`l03_projections`] | read models with checkpoints; rebuild equals incremental; idempotent delivery; side effects that never re-fire | `cargo run --example l03_projections` |
 //! | 4 | [`l04_queries`] | querying a stream or a projection; state as of a version or a recorded time; a post's history | `cargo run --example l04_queries` |
+//! | 5 | [`l05_cqrs`] | command and query sides that never import each other; projections on their own threads; read-your-writes with a timeout | `cargo run --example l05_cqrs` |
 //! | 6 | [`l06_aggregates`] | aggregates as deciders; a repository; unique emails via reservation streams | `cargo run --example l06_aggregates` |
 //! | 7 | [`l07_testing`] | given/when/then for deciders; seeded property tests that check the laws and catch a planted bug | `cargo run --example l07_testing` |
 //! | 8 | [`l08_concurrency`] | expected versions, conflicts and bounded retries; racing threads; idempotent commands | `cargo run --example l08_concurrency` |
 //! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
-//! | 5 | [`l05_cqrs`] | command and query sides that never import each other; projections on their own threads; read-your-writes with a timeout | `cargo run --example l05_cqrs` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson file can be copied into a
@@ -30,11 +30,11 @@ pub mod l01_event_store;
 pub mod l02_commands;
 pub mod l03_projections;
 pub mod l04_queries;
+pub mod l05_cqrs;
 pub mod l06_aggregates;
 pub mod l07_testing;
 pub mod l08_concurrency;
 pub mod l09_snapshots;
-pub mod l05_cqrs;
 
 pub mod exercises;
 
@@ -46,16 +46,14 @@ mod book {
     mod introduction {}
     #[doc = include_str!("../book/src/l01_event_store.md")]
     mod l01_event_store {}
-    #[doc = include_str!("../book/src/appendix_glossary.md")]
-    mod appendix_glossary {}
-    #[doc = include_str!("../book/src/appendix_questions.md")]
-    mod appendix_questions {}
     #[doc = include_str!("../book/src/l02_commands.md")]
     mod l02_commands {}
     #[doc = include_str!("../book/src/l03_projections.md")]
     mod l03_projections {}
     #[doc = include_str!("../book/src/l04_queries.md")]
     mod l04_queries {}
+    #[doc = include_str!("../book/src/l05_cqrs.md")]
+    mod l05_cqrs {}
     #[doc = include_str!("../book/src/l06_aggregates.md")]
     mod l06_aggregates {}
     #[doc = include_str!("../book/src/l07_testing.md")]
@@ -64,6 +62,8 @@ mod book {
     mod l08_concurrency {}
     #[doc = include_str!("../book/src/l09_snapshots.md")]
     mod l09_snapshots {}
-    #[doc = include_str!("../book/src/l05_cqrs.md")]
-    mod l05_cqrs {}
+    #[doc = include_str!("../book/src/appendix_glossary.md")]
+    mod appendix_glossary {}
+    #[doc = include_str!("../book/src/appendix_questions.md")]
+    mod appendix_questions {}
 }

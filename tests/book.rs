@@ -34,11 +34,11 @@ examples! {
     l02_commands => "../examples/l02_commands.rs",
     l03_projections => "../examples/l03_projections.rs",
     l04_queries => "../examples/l04_queries.rs",
+    l05_cqrs => "../examples/l05_cqrs.rs",
     l06_aggregates => "../examples/l06_aggregates.rs",
     l07_testing => "../examples/l07_testing.rs",
     l08_concurrency => "../examples/l08_concurrency.rs",
     l09_snapshots => "../examples/l09_snapshots.rs",
-    l05_cqrs => "../examples/l05_cqrs.rs",
 }
 
 /// The languages a fence in the book may declare.
@@ -477,5 +477,9 @@ fn every_link_to_a_chapter_names_an_existing_file() {
             }
         }
     }
-    assert_eq!(problems, Vec::<String>::new(), "link to a lesson not yet written as plain text");
+    assert_eq!(
+        problems,
+        Vec::<String>::new(),
+        "link to a lesson not yet written as plain text"
+    );
 }

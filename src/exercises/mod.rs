@@ -16,17 +16,24 @@ pub mod l01_event_store;
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l02_commands.rs")]
 pub mod l02_commands;
+
 #[cfg_attr(feature = "solutions", path = "../solutions/l03_projections.rs")]
 pub mod l03_projections;
+
 #[cfg_attr(feature = "solutions", path = "../solutions/l04_queries.rs")]
 pub mod l04_queries;
-#[cfg_attr(feature = "solutions", path = "../solutions/l06_aggregates.rs")]
-pub mod l06_aggregates;
-#[cfg_attr(feature = "solutions", path = "../solutions/l07_testing.rs")]
-pub mod l07_testing;
-#[cfg_attr(feature = "solutions", path = "../solutions/l08_concurrency.rs")]
-pub mod l08_concurrency;
-#[cfg_attr(feature = "solutions", path = "../solutions/l09_snapshots.rs")]
-pub mod l09_snapshots;
+
 #[cfg_attr(feature = "solutions", path = "../solutions/l05_cqrs.rs")]
 pub mod l05_cqrs;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l06_aggregates.rs")]
+pub mod l06_aggregates;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l07_testing.rs")]
+pub mod l07_testing;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l08_concurrency.rs")]
+pub mod l08_concurrency;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l09_snapshots.rs")]
+pub mod l09_snapshots;
