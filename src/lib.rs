@@ -64,6 +64,8 @@ mod book {
     mod l09_snapshots {}
     #[doc = include_str!("../book/src/appendix_glossary.md")]
     mod appendix_glossary {}
+    #[doc = include_str!("../book/src/appendix_laws.md")]
+    mod appendix_laws {}
     #[doc = include_str!("../book/src/appendix_questions.md")]
     mod appendix_questions {}
 }

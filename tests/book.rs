@@ -483,3 +483,27 @@ fn every_link_to_a_chapter_names_an_existing_file() {
         "link to a lesson not yet written as plain text"
     );
 }
+
+#[test]
+fn every_test_the_laws_appendix_names_exists() {
+    let appendix = read(&root().join("book/src/appendix_laws.md"));
+    let mut named = 0;
+    let mut problems = Vec::new();
+    for line in appendix.lines() {
+        // Lines of the form: - Lesson N: `fn name` in `tests/file.rs`
+        let Some((test, file)) = line.split_once("` in `") else {
+            continue;
+        };
+        let Some(test) = test.rsplit_once("`fn ").map(|(_, name)| name) else {
+            continue;
+        };
+        let file = file.trim_end_matches('`');
+        named += 1;
+        let source = fs::read_to_string(root().join(file)).unwrap_or_default();
+        if !source.contains(&format!("fn {test}()")) {
+            problems.push(format!("{file} has no test `{test}`"));
+        }
+    }
+    assert!(named >= 8, "the laws appendix names only {named} tests");
+    assert_eq!(problems, Vec::<String>::new());
+}
