@@ -68,4 +68,6 @@ mod book {
     mod appendix_laws {}
     #[doc = include_str!("../book/src/appendix_questions.md")]
     mod appendix_questions {}
+    #[doc = include_str!("../book/src/appendix_reading.md")]
+    mod appendix_reading {}
 }
