@@ -19,8 +19,8 @@
 //! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
-//! carries the code it needs forward, so any lesson file can be copied into a
-//! fresh crate on its own.
+//! carries the code it needs forward, so any lesson module (its file, or its
+//! folder for lessons 5 to 9) can be copied into a fresh crate on its own.
 //!
 //! The exercise stubs live in [`exercises`]; `cargo test --test lNN_topic --
 //! --ignored` checks your answers, and `cargo test --features solutions` runs

@@ -133,6 +133,65 @@ fn every_lesson_has_its_files_and_is_wired_into_the_crate() {
     );
 }
 
+/// The Rust source files of one lesson module: its file, or every `.rs` file
+/// in its folder.
+fn lesson_sources(stem: &str) -> Vec<PathBuf> {
+    let file = root().join(format!("src/{stem}.rs"));
+    if file.is_file() {
+        return vec![file];
+    }
+    let mut files: Vec<PathBuf> = fs::read_dir(root().join(format!("src/{stem}")))
+        .expect("a lesson folder is readable")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A lesson module can be copied into a fresh crate only if it names nothing
+/// outside itself: no `crate::` path (it would point at the new crate's root),
+/// no other lesson, and no `super::` that climbs out of a folder module.
+#[test]
+fn every_lesson_module_names_nothing_outside_itself() {
+    let mut found = Vec::new();
+    for stem in lessons() {
+        let is_folder = root().join(format!("src/{stem}")).is_dir();
+        for path in lesson_sources(&stem) {
+            let in_mod_rs = path.file_name().is_some_and(|name| name == "mod.rs");
+            for (number, line) in read(&path).lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                let other_lesson = lessons()
+                    .into_iter()
+                    .any(|other| other != stem && code.contains(&other));
+                // In a folder, `super::` from a submodule reaches the lesson's
+                // own `mod.rs`; `super::super::` (or `super::` in the `mod.rs`
+                // itself, or in a single-file lesson) leaves the lesson.
+                let climbs_out = code.contains("super::super::")
+                    || (code.contains("super::")
+                        && (!is_folder || in_mod_rs)
+                        && !code.contains("use super::*"));
+                if code.contains("crate::") || other_lesson || climbs_out {
+                    found.push(format!(
+                        "{}:{}: {}",
+                        path.strip_prefix(root()).unwrap_or(&path).display(),
+                        number + 1,
+                        code
+                    ));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        found,
+        Vec::<String>::new(),
+        "lesson code that reaches outside its module"
+    );
+}
+
 #[test]
 fn every_chapter_is_compiled_as_a_doctest() {
     let lib = read(&root().join("src/lib.rs"));
