@@ -169,17 +169,28 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     )?;
 
     writeln!(out)?;
-    writeln!(out, "A clock that went backwards")?;
-    let late = store.append(&hello, vec![retitled("Hi")], at(30));
-    match late {
-        Ok(version) => writeln!(out, "  appended at {version}")?,
-        Err(error) => writeln!(out, "  refused: {error}")?,
+    writeln!(out, "Times the store refuses")?;
+    // post-2's last event was recorded at 10:30; a clock an hour slow says 09:30.
+    let slow = store.append(&roadmap, vec![retitled("Roadmap")], at(30));
+    // The right time for noon, but in milliseconds.
+    let in_milliseconds = Timestamp(at(180).0 * 1_000);
+    let wrong_unit = store.append(&hello, vec![retitled("Hi")], in_milliseconds);
+    for attempt in [slow, wrong_unit] {
+        match attempt {
+            Ok(version) => writeln!(out, "  appended at {version}")?,
+            Err(error) => writeln!(out, "  refused: {error}")?,
+        }
     }
+    let version = store.append(&hello, vec![retitled("Hi")], at(180))?;
     writeln!(
         out,
-        "  the store still ends at {}, and {hello} is still at {}",
-        store.last_position(),
-        store.stream_version(&hello)
+        "  {hello} retitled at {}, in seconds: appended at {version}",
+        at(180)
+    )?;
+    writeln!(
+        out,
+        "  the store ends at {}: only the good append was recorded",
+        store.last_position()
     )?;
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! Chapter: `book/src/l04_queries.md`.
 //! Run it: `cargo run --example l04_queries`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 /// The identity of one stream: the history of one blog post.
@@ -43,6 +43,13 @@ pub struct Position(pub u64);
 /// supplied by the caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// The latest time the store accepts: 9999-12-31T23:59:59Z, the last
+    /// second with a four-digit year. A time in milliseconds for any date
+    /// after 1978 is later than this, so it cannot be taken for seconds.
+    pub const LATEST: Timestamp = Timestamp(253_402_300_799);
+}
 
 // ANCHOR: events
 /// Something that happened to a blog post.
@@ -99,7 +106,8 @@ pub struct RecordedEvent {
     pub position: Position,
     /// The event's type name, such as `"PostCreated"`.
     pub event_type: &'static str,
-    /// When the store recorded it: never earlier than the event before it.
+    /// When the store recorded it: never earlier than the stream's event
+    /// before it.
     pub recorded_at: Timestamp,
     /// The fact itself.
     pub event: PostEvent,
@@ -108,10 +116,17 @@ pub struct RecordedEvent {
 /// Why the store refused an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendError {
-    /// The recorded time given is earlier than the last event's, so recorded
-    /// times would no longer follow the order of the log.
+    /// The recorded time given is after [`Timestamp::LATEST`], so it is not a
+    /// time in seconds (most likely milliseconds).
+    TimeOutOfRange {
+        /// The time the caller supplied.
+        given: Timestamp,
+    },
+    /// The recorded time given is earlier than that of the stream's last
+    /// event, so the stream's recorded times would no longer follow its
+    /// versions.
     ClockWentBackwards {
-        /// The recorded time of the last event in the store.
+        /// The recorded time of the stream's last event.
         last: Timestamp,
         /// The earlier time the caller supplied.
         given: Timestamp,
@@ -119,7 +134,7 @@ pub enum AppendError {
 }
 
 /// An in-memory, append-only event store whose recorded times never go
-/// backwards along the log.
+/// backwards along a stream.
 #[derive(Debug, Default)]
 pub struct EventStore {
     log: Vec<RecordedEvent>,
@@ -139,15 +154,21 @@ impl EventStore {
     ///
     /// # Errors
     ///
-    /// [`AppendError::ClockWentBackwards`] when `recorded_at` is earlier than
-    /// the recorded time of the last event in the store; nothing is appended.
+    /// [`AppendError::TimeOutOfRange`] when `recorded_at` is after
+    /// [`Timestamp::LATEST`], and [`AppendError::ClockWentBackwards`] when it
+    /// is earlier than the recorded time of the stream's last event. Either
+    /// way nothing is appended, and other streams are not affected.
     pub fn append(
         &mut self,
         stream: &StreamId,
         events: Vec<PostEvent>,
         recorded_at: Timestamp,
     ) -> Result<Version, AppendError> {
-        if let Some(last) = self.log.last().map(|recorded| recorded.recorded_at)
+        if recorded_at > Timestamp::LATEST {
+            return Err(AppendError::TimeOutOfRange { given: recorded_at });
+        }
+        let last = self.indexes(stream).last();
+        if let Some(last) = last.map(|&index| self.log[index].recorded_at)
             && recorded_at < last
         {
             return Err(AppendError::ClockWentBackwards {
@@ -202,9 +223,9 @@ impl EventStore {
     /// recorded at or before `at`. Several events may share one recorded
     /// time; all of them count.
     pub fn stream_version_at(&self, stream: &StreamId, at: Timestamp) -> Version {
-        // Recorded times never decrease along the log (append refuses that),
-        // so they never decrease along one stream either, and the events
-        // recorded by `at` are a prefix that a binary search can find.
+        // Recorded times never decrease along a stream (append refuses that),
+        // so the events recorded by `at` are a prefix of the stream, which a
+        // binary search can find.
         let recorded_by = self
             .indexes(stream)
             .partition_point(|&index| self.log[index].recorded_at <= at);
@@ -234,18 +255,18 @@ pub struct Post {
     pub published: bool,
 }
 
-/// Applies one event to the state of a post. Total and pure: an event that
-/// cannot apply (a retitle before the post exists) leaves the state as it is,
-/// and a creation always starts a fresh post, because the command side never
-/// records one on an existing post.
+/// Applies one event to the state of a post: lesson 2's `evolve` with one
+/// more arm, for the import. Total and pure: an event that cannot apply (a
+/// retitle before the post exists, a second creation) leaves the state as it
+/// is.
 pub fn evolve(state: Option<Post>, event: &PostEvent) -> Option<Post> {
     match (state, event) {
-        (_, PostEvent::PostCreated { author, title }) => Some(Post {
+        (None, PostEvent::PostCreated { author, title }) => Some(Post {
             author: author.clone(),
             title: title.clone(),
             published: false,
         }),
-        (_, PostEvent::PostImported { author, title, .. }) => Some(Post {
+        (None, PostEvent::PostImported { author, title, .. }) => Some(Post {
             author: author.clone(),
             title: title.clone(),
             published: true,
@@ -258,7 +279,7 @@ pub fn evolve(state: Option<Post>, event: &PostEvent) -> Option<Post> {
             published: true,
             ..post
         }),
-        (None, PostEvent::PostRetitled { .. } | PostEvent::PostPublished) => None,
+        (state, _) => state,
     }
 }
 
@@ -352,12 +373,29 @@ pub fn history(store: &EventStore, stream: &StreamId) -> Vec<HistoryEntry> {
 // ANCHOR_END: history
 
 // ANCHOR: view
+/// What happened to one event handed to a [`PostsView`] (lesson 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The event was the next one: it is applied and the checkpoint moved to it.
+    Applied,
+    /// The event is at or below the checkpoint, so it was applied before: ignored.
+    Duplicate,
+    /// The event is beyond the next position, so an earlier one is missing.
+    /// Nothing changed; catching up from the checkpoint fills the gap.
+    Gap {
+        /// The position the view needs next.
+        expected: Position,
+    },
+}
+
 /// A projection of every post, kept up to date by catching up with the log
-/// from its checkpoint (lesson 3, condensed).
+/// from its checkpoint (lesson 3, condensed), with an index of the published
+/// posts by author so that [`PostsView::published_by`] is a lookup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostsView {
     checkpoint: Position,
     posts: BTreeMap<StreamId, Post>,
+    published: BTreeMap<String, BTreeSet<StreamId>>,
 }
 
 impl PostsView {
@@ -366,18 +404,33 @@ impl PostsView {
         Self::default()
     }
 
-    /// Applies one event, unless the view has already seen its position.
-    /// Returns whether the event was applied.
-    pub fn apply(&mut self, recorded: &RecordedEvent) -> bool {
+    /// Applies one event if it is the next one after the checkpoint. Positions
+    /// in this store are dense, so anything else is a duplicate or a gap, and
+    /// changes nothing.
+    pub fn apply(&mut self, recorded: &RecordedEvent) -> Delivery {
+        let expected = Position(self.checkpoint.0.saturating_add(1));
         if recorded.position <= self.checkpoint {
-            return false;
+            return Delivery::Duplicate;
         }
-        let before = self.posts.remove(&recorded.stream);
+        if recorded.position > expected {
+            return Delivery::Gap { expected };
+        }
+        let stream = &recorded.stream;
+        let before = self.posts.remove(stream);
+        if let Some(post) = before.as_ref().filter(|post| post.published)
+            && let Some(posts) = self.published.get_mut(&post.author)
+        {
+            posts.remove(stream);
+        }
         if let Some(post) = evolve(before, &recorded.event) {
-            self.posts.insert(recorded.stream.clone(), post);
+            if post.published {
+                let posts = self.published.entry(post.author.clone()).or_default();
+                posts.insert(stream.clone());
+            }
+            self.posts.insert(stream.clone(), post);
         }
         self.checkpoint = recorded.position;
-        true
+        Delivery::Applied
     }
 
     /// Applies every event after the checkpoint and returns how many it read.
@@ -399,11 +452,14 @@ impl PostsView {
         &self.posts
     }
 
-    /// The published posts of one author, by stream id.
+    /// The published posts of one author, by stream id: one lookup in the
+    /// index, then one per post in the answer. No other post is read.
     pub fn published_by(&self, author: &str) -> Vec<(&StreamId, &Post)> {
-        self.posts
-            .iter()
-            .filter(|(_, post)| post.published && post.author == author)
+        self.published
+            .get(author)
+            .into_iter()
+            .flatten()
+            .filter_map(|stream| self.posts.get_key_value(stream))
             .collect()
     }
 }
@@ -425,9 +481,15 @@ impl fmt::Display for HistoryEntry {
 impl fmt::Display for AppendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            AppendError::TimeOutOfRange { given } => write!(
+                f,
+                "recorded time {} is after {}, so it is not in seconds",
+                given.0,
+                Timestamp::LATEST
+            ),
             AppendError::ClockWentBackwards { last, given } => write!(
                 f,
-                "recorded time {given} is earlier than the last recorded time {last}"
+                "recorded time {given} is earlier than the stream's last recorded time {last}"
             ),
         }
     }

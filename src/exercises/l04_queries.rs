@@ -37,7 +37,7 @@ pub fn history_between(
 /// title of every post that was published then, by stream id. Events
 /// recorded exactly at `at` count.
 pub fn front_page_as_of(store: &EventStore, at: Timestamp) -> BTreeMap<StreamId, String> {
-    // TODO: fold every event recorded at or before `at`, then keep the published posts.
+    // TODO: find every post as it was at `at`, then keep the published ones.
     let _ = (store, at);
     todo!("exercise 4.3: the front page as of a recorded time")
 }

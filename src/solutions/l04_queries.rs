@@ -1,9 +1,10 @@
 //! Reference solutions for the lesson 4 exercises.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::l04_queries::{
-    EventStore, HistoryEntry, Position, PostEvent, PostsView, StreamId, Timestamp, evolve, history,
+    EventStore, HistoryEntry, Position, PostEvent, StreamId, Timestamp, evolve, history,
+    post_as_of_time,
 };
 
 /// Exercise 4.1: the business time of a post's publication.
@@ -48,29 +49,33 @@ pub fn history_between(
 
 /// Exercise 4.3: the front page at recorded time `at`.
 pub fn front_page_as_of(store: &EventStore, at: Timestamp) -> BTreeMap<StreamId, String> {
-    // The store keeps recorded times in log order, so the events recorded by
-    // `at` are a prefix of the log, found by binary search. Reading the log
-    // until the first later event would be as correct and also stop early.
-    // The view is the lesson's own projection, fed only that prefix: a
-    // projection "as of" a point is the same fold, stopped sooner.
-    let log = store.read_all(Position(0));
-    let recorded_by = log.partition_point(|recorded| recorded.recorded_at <= at);
-    let mut view = PostsView::new();
-    for recorded in &log[..recorded_by] {
-        view.apply(recorded);
-    }
-    view.posts()
+    // Recorded times follow each stream, not the whole log: a post whose
+    // clock runs behind may append after another post's later event. So the
+    // events recorded by `at` are a prefix of every stream but not of the
+    // log, and each post is asked on its own with `post_as_of_time`, which
+    // is two binary searches in that stream. Reading the log once, skipping
+    // the events recorded after `at` and folding the rest per stream with
+    // `evolve`, gives the same answer; a `PostsView` could not do it, since
+    // it refuses the filtered log's missing positions as gaps.
+    let streams: BTreeSet<&StreamId> = store
+        .read_all(Position(0))
         .iter()
-        .filter(|(_, post)| post.published)
-        .map(|(stream, post)| (stream.clone(), post.title.clone()))
+        .map(|recorded| &recorded.stream)
+        .collect();
+    streams
+        .into_iter()
+        .filter_map(|stream| {
+            let post = post_as_of_time(store, stream, at)?;
+            post.published.then(|| (stream.clone(), post.title))
+        })
         .collect()
 }
 
 /// Exercise 4.4: the archive at business date `on`, as known today.
 pub fn archive_as_of(store: &EventStore, on: Timestamp) -> BTreeMap<StreamId, String> {
-    // Business times are not in log order (an import recorded today is
-    // effective years ago), so no prefix of the log will do: every event is
-    // read and filtered. Within one post the order still holds here, because
+    // Business times are not recorded times (an import recorded today is
+    // effective years ago), so `post_as_of_time` cannot help: every event is
+    // read and filtered by its business time. Within one post the order still holds here, because
     // an import is the first event of its stream and every later change is
     // effective when recorded. A post that was edited on the old blog after
     // publication would need those edits imported as events with their own
