@@ -14,9 +14,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     run(&mut std::io::stdout().lock())
 }
 
-/// Builds two read models and a notifier from a blog's log, redelivers
-/// events, rebuilds the read models, and shows why the notifier is never
-/// rebuilt.
+/// Builds two read models and a notifier from a blog's log, sends and
+/// acknowledges the notifier's outbox, redelivers events, rebuilds the read
+/// models, shows why the notifier is never rebuilt, and starts a new notifier
+/// at the end of the log.
 pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let mut store = EventStore::new();
     let (welcome, roadmap, drafts) = (
@@ -46,6 +47,9 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     print_posts(out, posts.model())?;
     catch_up(out, "notifier", &mut notifier, &store)?;
     print_outbox(out, notifier.outbox())?;
+    // Everything the mail sender has sent, as a subscriber would see it.
+    let mut sent: Vec<Notification> = Vec::new();
+    send_and_acknowledge(out, &mut notifier, &mut sent)?;
 
     append(&mut store, &roadmap, retitled("Roadmap 2026"));
     append(&mut store, &roadmap, PostEvent::PostPublished);
@@ -57,9 +61,9 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     writeln!(out, "Catching up again applies only those three:")?;
     catch_up(out, "posts", &mut posts, &store)?;
     print_posts(out, posts.model())?;
-    let already_queued = notifier.outbox().len();
     catch_up(out, "notifier", &mut notifier, &store)?;
-    print_outbox(out, &notifier.outbox()[already_queued..])?;
+    print_outbox(out, notifier.outbox())?;
+    send_and_acknowledge(out, &mut notifier, &mut sent)?;
 
     writeln!(out)?;
     writeln!(out, "A read model added after the fact starts at #0:")?;
@@ -128,14 +132,43 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let repeats = reset
         .outbox()
         .iter()
-        .filter(|again| notifier.outbox().contains(again))
+        .filter(|again| sent.contains(again))
         .count();
     writeln!(
         out,
         "  {repeats} of these {} were already sent: subscribers would hear of each post twice",
         reset.outbox().len()
     )?;
+
+    writeln!(out)?;
+    writeln!(out, "A notifier added today starts at the end of the log:")?;
+    let mut added_today = Notifier::starting_at_end(&store);
+    catch_up(out, "new notifier", &mut added_today, &store)?;
+    append(&mut store, &drafts, PostEvent::PostPublished);
+    print_log(out, &store, Position(7))?;
+    catch_up(out, "new notifier", &mut added_today, &store)?;
+    print_outbox(out, added_today.outbox())?;
     Ok(())
+}
+
+/// Sends every queued notification (here: records it as sent), then
+/// acknowledges the last one, which drains the outbox.
+fn send_and_acknowledge(
+    out: &mut impl Write,
+    notifier: &mut Notifier,
+    sent: &mut Vec<Notification>,
+) -> std::io::Result<()> {
+    let batch = notifier.outbox().to_vec();
+    let Some(last) = batch.last().map(|n| n.caused_by) else {
+        return Ok(());
+    };
+    sent.extend(batch);
+    let removed = notifier.acknowledge(last);
+    writeln!(
+        out,
+        "    sender: sent {removed}, acknowledged up to {last}, {} left in the outbox",
+        notifier.outbox().len()
+    )
 }
 
 fn created(author: &str, title: &str) -> PostEvent {

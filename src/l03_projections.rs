@@ -6,7 +6,9 @@
 //! idempotent (an event at or below the checkpoint is skipped) and makes a
 //! rebuild from position 0 equal to the table built event by event. A side
 //! effect, such as notifying subscribers, is just another consumer of the log,
-//! with its own checkpoint that a rebuild never resets.
+//! with its own checkpoint that a rebuild never resets: one added to a log
+//! with a history starts at the end, and the sender drains its outbox by
+//! acknowledging what it sent.
 //!
 //! Chapter: `book/src/l03_projections.md`.
 //! Run it: `cargo run --example l03_projections`.
@@ -299,7 +301,9 @@ pub enum Delivery {
 
 impl Delivery {
     /// Sorts an event at `position` for a consumer whose checkpoint is
-    /// `checkpoint`. Positions are dense, so only `checkpoint + 1` is new.
+    /// `checkpoint`. This store's positions are dense (one writer hands out
+    /// 1, 2, 3, …), so only `checkpoint + 1` is new. Stores whose positions
+    /// have gaps need a high-water mark instead (lesson 11).
     fn of(position: Position, checkpoint: Position) -> Delivery {
         let expected = Position(checkpoint.0.saturating_add(1));
         if position <= checkpoint {
@@ -413,17 +417,19 @@ pub struct Notifier {
     checkpoint: Position,
     // The author and current title of each post, for the notification text.
     posts: BTreeMap<StreamId, (String, String)>,
+    // Queued and not yet acknowledged by the sender, in position order.
     outbox: Vec<Notification>,
 }
 // ANCHOR_END: notifier
 
 impl Notifier {
-    /// A notifier that has not seen any event yet.
+    /// A notifier that announces every publication in the log, past ones
+    /// included: right only for a notifier that exists from the first event.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Every notification queued so far, oldest first.
+    /// Every notification queued and not yet acknowledged, oldest first.
     pub fn outbox(&self) -> &[Notification] {
         &self.outbox
     }
@@ -437,36 +443,82 @@ impl Consumer for Notifier {
 
     fn deliver(&mut self, recorded: &RecordedEvent) -> Delivery {
         let delivery = Delivery::of(recorded.position, self.checkpoint);
-        if delivery != Delivery::Applied {
-            return delivery;
+        if delivery == Delivery::Applied {
+            if let Some(notification) = self.fold(recorded) {
+                self.outbox.push(notification);
+            }
+            self.checkpoint = recorded.position;
         }
+        delivery
+    }
+}
+
+impl Notifier {
+    /// Learns what the notification text needs from one event, and returns
+    /// the notification the event calls for, if any.
+    fn fold(&mut self, recorded: &RecordedEvent) -> Option<Notification> {
         let post = &recorded.stream;
         match &recorded.event {
             PostEvent::PostCreated { author, title } => {
                 self.posts
                     .insert(post.clone(), (author.clone(), title.clone()));
+                None
             }
             PostEvent::PostRetitled { title } => {
                 if let Some(known) = self.posts.get_mut(post) {
                     known.1 = title.clone();
                 }
+                None
             }
             PostEvent::PostPublished => {
-                if let Some((author, title)) = self.posts.get(post) {
-                    self.outbox.push(Notification {
-                        caused_by: recorded.position,
-                        post: post.clone(),
-                        author: author.clone(),
-                        title: title.clone(),
-                    });
-                }
+                let (author, title) = self.posts.get(post)?;
+                Some(Notification {
+                    caused_by: recorded.position,
+                    post: post.clone(),
+                    author: author.clone(),
+                    title: title.clone(),
+                })
             }
         }
-        self.checkpoint = recorded.position;
-        delivery
     }
 }
 // ANCHOR_END: notifier_deliver
+
+// ANCHOR: notifier_start
+impl Notifier {
+    /// A notifier deployed on a log that already has a history: it starts at
+    /// the end, so nothing published before today is announced. It still
+    /// reads the history once, silently, because a post created before today
+    /// may be published tomorrow, and its announcement needs the author and
+    /// title.
+    pub fn starting_at_end(store: &EventStore) -> Self {
+        let mut notifier = Self::new();
+        for recorded in store.read_all(Position(0)) {
+            // What the fold would announce here happened before this
+            // notifier existed: it is dropped, not queued.
+            let _ = notifier.fold(recorded);
+        }
+        notifier.checkpoint = store.last_position();
+        notifier
+    }
+}
+// ANCHOR_END: notifier_start
+
+// ANCHOR: acknowledge
+impl Notifier {
+    /// Called by the sender once every notification caused at or before
+    /// `up_to` has been sent: removes them from the outbox and returns how
+    /// many it removed. Acknowledging the same position again removes nothing.
+    /// A notification sent but not acknowledged (the sender stopped in
+    /// between) stays queued and is sent again: at least once, which the
+    /// receiver absorbs with `caused_by` as its dedupe key.
+    pub fn acknowledge(&mut self, up_to: Position) -> usize {
+        let sent = self.outbox.partition_point(|n| n.caused_by <= up_to);
+        self.outbox.drain(..sent);
+        sent
+    }
+}
+// ANCHOR_END: acknowledge
 
 impl fmt::Display for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -617,6 +617,92 @@ fn a_notifier_reset_to_zero_would_announce_every_publication_again() {
     assert_eq!(reset.outbox().len(), 1);
 }
 
+#[test]
+fn a_notifier_started_at_the_end_of_the_log_announces_nothing_from_the_past() {
+    // given: a log in which post-1 was published before the notifier existed
+    let store = small_blog();
+
+    // when: the notifier is deployed today, at the end of the log
+    let mut notifier = Notifier::starting_at_end(&store);
+    let applied = notifier.catch_up(&store);
+
+    // then
+    assert_eq!((notifier.checkpoint(), applied), (Position(4), 0));
+    assert_eq!(notifier.outbox(), &[]);
+}
+
+#[test]
+fn a_notifier_started_at_the_end_announces_a_later_publication_of_an_older_post() {
+    // given: post-2 was created and retitled before the notifier existed
+    let mut store = small_blog();
+    store.append(&post(2), vec![retitled("Roadmap 2026")], Timestamp(400));
+    let mut notifier = Notifier::starting_at_end(&store);
+
+    // when: post-2 is published afterwards
+    store.append(&post(2), vec![PostEvent::PostPublished], Timestamp(500));
+    notifier.catch_up(&store);
+
+    // then: it is announced with the author and title it had before the start
+    let outbox: Vec<String> = notifier.outbox().iter().map(|n| n.to_string()).collect();
+    assert_eq!(
+        outbox,
+        vec![r#"post-2 "Roadmap 2026" by grace (caused by #6)"#]
+    );
+}
+
+#[test]
+fn acknowledging_removes_only_the_notifications_sent_up_to_that_position() {
+    // given: two publications queued, at #4 and #5
+    let mut store = small_blog();
+    store.append(&post(2), vec![PostEvent::PostPublished], Timestamp(400));
+    let mut notifier = Notifier::new();
+    notifier.catch_up(&store);
+
+    // when: the sender acknowledges nothing yet, then #4, then #4 again
+    let removed = [
+        notifier.acknowledge(Position(3)),
+        notifier.acknowledge(Position(4)),
+        notifier.acknowledge(Position(4)),
+    ];
+
+    // then: the unsent notification is still queued, to be sent again
+    assert_eq!(removed, [0, 1, 0]);
+    let left: Vec<Position> = notifier.outbox().iter().map(|n| n.caused_by).collect();
+    assert_eq!(left, vec![Position(5)]);
+}
+
+#[test]
+fn an_outbox_drained_after_every_send_holds_only_what_is_not_yet_sent() {
+    for seed in 0..SEEDS {
+        // given
+        let mut rng = SplitMix64(seed);
+        let history = random_history(&mut rng, 40);
+        let mut store = EventStore::new();
+        let mut notifier = Notifier::new();
+        let mut sent: Vec<(StreamId, String)> = Vec::new();
+        let mut largest_outbox = 0;
+
+        // when: after each append the notifier catches up, and the sender
+        // sends what is queued and acknowledges it
+        for append in &history.appends {
+            store.append(&append.stream, append.events.clone(), append.at);
+            deliver_flakily(&mut notifier, &store, &mut rng);
+            largest_outbox = largest_outbox.max(notifier.outbox().len());
+            let batch = notifier.outbox().to_vec();
+            if let Some(last) = batch.last() {
+                notifier.acknowledge(last.caused_by);
+            }
+            sent.extend(batch.into_iter().map(|n| (n.post, n.title)));
+        }
+
+        // then: each publication was sent once, and the outbox never grew
+        // beyond the one publication an append can hold
+        assert_eq!(sent, history.expected_announcements, "seed {seed}");
+        assert_eq!(notifier.outbox(), &[], "seed {seed}");
+        assert!(largest_outbox <= 1, "seed {seed}: {largest_outbox} queued");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Exercises: `cargo test --test l03_projections -- --ignored`
 // ---------------------------------------------------------------------------
