@@ -617,6 +617,37 @@ fn an_append_with_a_stale_expected_version_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn a_recorded_time_earlier_than_the_streams_last_is_refused_and_other_streams_still_append() {
+    // given: account-1's last event was recorded at time 1000
+    let (mut repo, one) = ten_event_account(SnapshotPolicy::Every(1));
+    let two = StreamId::new("account-2");
+
+    // when
+    let backwards = repo.execute(&one, &deposit(1), Timestamp(999));
+
+    // then: refused, nothing appended, no snapshot taken
+    assert_eq!(
+        backwards,
+        Err(CommandError::Append(AppendError::ClockWentBackwards {
+            last: Timestamp(1_000),
+            given: Timestamp(999),
+        }))
+    );
+    assert_eq!(repo.store.stream_version(&one), Version(10));
+    assert_eq!(
+        repo.snapshots.latest(&one).map(|s| s.version),
+        Some(Version(10))
+    );
+
+    // when: another stream at an earlier time, and the same stream at the same time
+    let other = repo.execute(&two, &open(), Timestamp(5));
+    let same_time = repo.execute(&one, &deposit(1), Timestamp(1_000));
+
+    // then: both succeed
+    assert_eq!((other, same_time), (Ok(Version(1)), Ok(Version(11))));
+}
+
+#[test]
 fn an_unknown_stream_loads_as_not_opened_and_gets_no_snapshot() {
     // given
     let mut repo = AccountRepository::new(SnapshotPolicy::Every(1));
@@ -766,7 +797,7 @@ mod exercises {
 
         // when: three more events, within the allowed tail
         for cents in [1, 2, 3] {
-            repo.execute(&stream, &deposit(cents), Timestamp(9))
+            repo.execute(&stream, &deposit(cents), Timestamp(1_100))
                 .expect("deposits");
         }
         let short = load_and_snapshot_long_tails(&mut repo, &stream, 4);
@@ -836,6 +867,34 @@ mod exercises {
                 ),
             ]
         );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 9.2: an as-of query by recorded time"
+    )]
+    fn exercise_9_2_every_event_recorded_at_the_time_asked_for_counts() {
+        // given: versions 2, 3 and 4 share one recorded time
+        let mut repo = AccountRepository::new(SnapshotPolicy::Never);
+        let stream = StreamId::new("account-1");
+        let history = [
+            (open(), 100),
+            (deposit(100), 200),
+            (deposit(200), 200),
+            (deposit(300), 200),
+            (deposit(400), 300),
+        ];
+        for (command, at) in &history {
+            repo.execute(&stream, command, Timestamp(*at))
+                .expect("every command of the history is accepted");
+        }
+
+        // when
+        let loaded = load_as_of_time(&repo, &stream, Timestamp(200));
+
+        // then
+        assert_eq!((loaded.version, loaded.state), (Version(4), open_with(600)));
     }
 
     #[test]
