@@ -329,6 +329,30 @@ fn an_undecodable_snapshot_is_discarded_and_the_state_rebuilt_from_events() {
 }
 
 #[test]
+fn a_wrong_snapshot_that_decodes_lets_decide_record_a_withdrawal_the_events_never_covered() {
+    // given: 10.00 in the account, and a snapshot at the same version that
+    // has the right schema and a canonical payload but says 1,000.00
+    let (mut repo, stream) = account_with(SnapshotPolicy::Never, &[open(), deposit(1_000)]);
+    repo.snapshots
+        .save(&stream, Snapshot::of(&open_with(100_000), Version(2)));
+
+    // when
+    let withdrawal = repo.execute(&stream, &withdraw(50_000), Timestamp(1_000));
+
+    // then: the overdraft is now a recorded fact, and only a comparison with
+    // the events shows that anything is wrong
+    assert_eq!(withdrawal, Ok(Version(3)));
+    assert_eq!(
+        events_of(&repo, &stream).last(),
+        Some(&AccountEvent::MoneyWithdrawn {
+            amount: Cents(50_000)
+        })
+    );
+    assert_eq!(repo.load(&stream).state, open_with(50_000));
+    assert_eq!(repo.replay(&stream).state, open_with(0));
+}
+
+#[test]
 fn decoding_refuses_every_payload_that_encoding_would_not_write_and_names_what_is_wrong() {
     // given: (payload, what is wrong with it)
     let cases = [
