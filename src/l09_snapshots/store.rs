@@ -169,8 +169,9 @@ impl<E: Event> EventStore<E> {
     }
 
     /// The events of `stream` with `after < version <= up_to`, oldest first.
-    /// Versions are dense, so the range is a slice of the stream's index: the
-    /// read costs what it returns, however long the stream is.
+    /// Versions in this store are dense (it is the only writer and numbers
+    /// every event itself), so the range is a slice of the stream's index:
+    /// the read costs what it returns, however long the stream is.
     pub fn read_stream_range(
         &self,
         stream: &StreamId,
