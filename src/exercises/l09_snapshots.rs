@@ -26,7 +26,10 @@ pub fn load_and_snapshot_long_tails(
 /// Exercise 9.2: the state of `stream` as it was recorded at time `at`: the
 /// fold of its events recorded at or before `at`, loaded through
 /// [`AccountRepository::load_as_of`] so that it may start from a snapshot.
-/// Times are supplied by callers and never go backwards within a stream.
+/// Every event recorded at `at` itself counts, however many share that time.
+/// The store refuses a recorded time earlier than the stream's last
+/// ([`AppendError::ClockWentBackwards`](crate::l09_snapshots::AppendError::ClockWentBackwards)),
+/// so a stream's recorded times never go backwards.
 pub fn load_as_of_time(repo: &AccountRepository, stream: &StreamId, at: Timestamp) -> Loaded {
     // TODO: find the last version recorded at or before `at`, then load as of it.
     let _ = (repo, stream, at);

@@ -26,8 +26,8 @@ pub use account::{
 };
 pub use repository::{AccountRepository, CommandError, Loaded, SnapshotUse};
 pub use snapshot::{
-    SNAPSHOT_SCHEMA, Snapshot, SnapshotPolicy, SnapshotRejected, SnapshotStore, decode_state,
-    encode_state,
+    DecodeError, SNAPSHOT_SCHEMA, Snapshot, SnapshotPolicy, SnapshotRejected, SnapshotStore,
+    decode_state, encode_state,
 };
 pub use store::{
     AppendError, Event, EventStore, Position, RecordedEvent, StreamId, Timestamp, Version,

@@ -41,6 +41,8 @@ pub enum SnapshotRejected {
     Undecodable {
         /// The payload as stored.
         payload: String,
+        /// What is wrong with it.
+        error: DecodeError,
     },
 }
 
@@ -68,47 +70,97 @@ impl Snapshot {
                 expected: SNAPSHOT_SCHEMA,
             });
         }
-        decode_state(&self.payload)
+        decode_state(&self.payload).map_err(|error| SnapshotRejected::Undecodable {
+            payload: self.payload.clone(),
+            error,
+        })
     }
 }
 // ANCHOR_END: snapshot
 
 // ANCHOR: codec
-/// Encodes a state in schema 1: `not-opened`, `open:<balance in cents>` or
-/// `closed`.
+/// Encodes a state in schema 1: `not-opened`, `closed`, or `open:` followed
+/// by the balance in cents as [`u64`] `Display` writes it.
 pub fn encode_state(state: &AccountState) -> String {
     match state {
-        AccountState::NotOpened => "not-opened".to_string(),
-        AccountState::Open { balance } => format!("open:{}", balance.0),
-        AccountState::Closed => "closed".to_string(),
+        AccountState::NotOpened => NOT_OPENED.to_string(),
+        AccountState::Open { balance } => format!("{OPEN}{}", balance.0),
+        AccountState::Closed => CLOSED.to_string(),
     }
 }
 
-/// Decodes a schema 1 payload. Strict: anything [`encode_state`] would not
-/// write is refused rather than guessed at.
+const NOT_OPENED: &str = "not-opened";
+const CLOSED: &str = "closed";
+const OPEN: &str = "open:";
+
+/// Decodes a schema 1 payload, accepting exactly what [`encode_state`]
+/// writes: `not-opened`, `closed`, or `open:` followed by the balance in
+/// canonical decimal, that is one or more ASCII digits, without a leading
+/// zero unless the balance is `0`, and at most `18446744073709551615`. No
+/// sign, no space, nothing before or after. So `decode_state(p)` is
+/// `Ok(state)` exactly when `encode_state(&state) == p`.
 ///
 /// # Errors
 ///
-/// [`SnapshotRejected::Undecodable`] for any other text, including a balance
-/// with signs, spaces or more digits than a `u64` holds.
-pub fn decode_state(payload: &str) -> Result<AccountState, SnapshotRejected> {
-    let undecodable = || SnapshotRejected::Undecodable {
-        payload: payload.to_string(),
-    };
+/// A [`DecodeError`] naming the first thing wrong with `payload`.
+pub fn decode_state(payload: &str) -> Result<AccountState, DecodeError> {
     match payload {
-        "not-opened" => Ok(AccountState::NotOpened),
-        "closed" => Ok(AccountState::Closed),
+        "" => Err(DecodeError::Empty),
+        NOT_OPENED => Ok(AccountState::NotOpened),
+        CLOSED => Ok(AccountState::Closed),
         _ => {
-            let digits = payload.strip_prefix("open:").ok_or_else(undecodable)?;
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(undecodable());
-            }
-            let cents = digits.parse().map_err(|_| undecodable())?;
+            let digits = payload
+                .strip_prefix(OPEN)
+                .ok_or(DecodeError::UnknownState)?;
+            let cents = decode_balance(digits)?;
             Ok(AccountState::Open {
                 balance: Cents(cents),
             })
         }
     }
+}
+
+fn decode_balance(digits: &str) -> Result<u64, DecodeError> {
+    if let Some(at) = digits.bytes().position(|b| !b.is_ascii_digit()) {
+        return Err(DecodeError::NotADigit {
+            offset: OPEN.len() + at,
+        });
+    }
+    if digits.is_empty() {
+        return Err(DecodeError::MissingBalance);
+    }
+    // `u64::from_str` would take `007` and `+7`, which encode never writes.
+    if digits.len() > 1 && digits.starts_with('0') {
+        return Err(DecodeError::LeadingZero);
+    }
+    digits
+        .bytes()
+        .try_fold(0u64, |n, b| {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        })
+        .ok_or(DecodeError::Overflow)
+}
+
+/// What is wrong with a payload that is not one [`encode_state`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The payload is empty.
+    Empty,
+    /// The payload is neither `not-opened` nor `closed`, and does not start
+    /// with `open:`.
+    UnknownState,
+    /// `open:` with no balance after it.
+    MissingBalance,
+    /// The byte at `offset` in the payload is not a decimal digit: a sign, a
+    /// space, a point, a letter, or anything after the balance.
+    NotADigit {
+        /// Where the byte is, counted in bytes from the start of the payload.
+        offset: usize,
+    },
+    /// The balance starts with a `0` but is not `0` itself, as in `open:007`.
+    LeadingZero,
+    /// The balance is larger than a `u64` holds.
+    Overflow,
 }
 // ANCHOR_END: codec
 
@@ -198,11 +250,35 @@ impl fmt::Display for SnapshotRejected {
             SnapshotRejected::SchemaMismatch { found, expected } => {
                 write!(f, "schema {found}, this code reads schema {expected}")
             }
-            SnapshotRejected::Undecodable { payload } => {
-                write!(f, "payload {payload:?} does not decode")
+            SnapshotRejected::Undecodable { payload, error } => {
+                write!(f, "payload {payload:?} does not decode: {error}")
             }
         }
     }
 }
 
-impl std::error::Error for SnapshotRejected {}
+impl std::error::Error for SnapshotRejected {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SnapshotRejected::SchemaMismatch { .. } => None,
+            SnapshotRejected::Undecodable { error, .. } => Some(error),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Empty => f.write_str("the payload is empty"),
+            DecodeError::UnknownState => f.write_str("the payload names no known state"),
+            DecodeError::MissingBalance => f.write_str("the balance is missing"),
+            DecodeError::NotADigit { offset } => {
+                write!(f, "byte {offset} is not a decimal digit")
+            }
+            DecodeError::LeadingZero => f.write_str("the balance has a leading zero"),
+            DecodeError::Overflow => f.write_str("the balance does not fit in 64 bits"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}

@@ -1,6 +1,7 @@
 //! The event store, carried forward from lessons 1, 6 and 8, condensed: generic
 //! over the event type, with an expected version on append. New here: a read
-//! of a stream *after* a version that costs only what it returns.
+//! of a stream *after* a version that costs only what it returns, and recorded
+//! times that never go backwards within a stream.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,7 +54,8 @@ pub struct RecordedEvent<E> {
     pub position: Position,
     /// The event's type name.
     pub event_type: &'static str,
-    /// When it was recorded, as supplied by the caller of `append`.
+    /// When it was recorded, as supplied by the caller of `append`: never
+    /// earlier than the event before it in the same stream.
     pub recorded_at: Timestamp,
     /// The fact itself.
     pub event: E,
@@ -68,6 +70,15 @@ pub enum AppendError {
         expected: Version,
         /// The version the stream is really at.
         actual: Version,
+    },
+    /// The recorded time given is earlier than that of the stream's last
+    /// event, so the stream's recorded times would no longer follow its
+    /// versions.
+    ClockWentBackwards {
+        /// The recorded time of the stream's last event.
+        last: Timestamp,
+        /// The earlier time the caller supplied.
+        given: Timestamp,
     },
 }
 
@@ -101,6 +112,9 @@ impl<E: Event> EventStore<E> {
     ///
     /// [`AppendError::VersionConflict`] when the stream is not at `expected`:
     /// someone else appended since the caller loaded it.
+    /// [`AppendError::ClockWentBackwards`] when `recorded_at` is earlier than
+    /// the recorded time of the stream's last event. Either way nothing is
+    /// appended.
     pub fn append(
         &mut self,
         stream: &StreamId,
@@ -116,6 +130,17 @@ impl<E: Event> EventStore<E> {
             return Ok(actual);
         }
         let indexes = self.streams.entry(stream.clone()).or_default();
+        // Per stream, not per store: as-of-time queries only need one
+        // stream's times in order, and one caller's wrong clock must not
+        // block the other streams.
+        if let Some(last) = indexes.last().map(|&index| self.log[index].recorded_at)
+            && recorded_at < last
+        {
+            return Err(AppendError::ClockWentBackwards {
+                last,
+                given: recorded_at,
+            });
+        }
         for event in events {
             let index = self.log.len();
             indexes.push(index);
@@ -144,8 +169,9 @@ impl<E: Event> EventStore<E> {
     }
 
     /// The events of `stream` with `after < version <= up_to`, oldest first.
-    /// Versions are dense, so the range is a slice of the stream's index: the
-    /// read costs what it returns, however long the stream is.
+    /// Versions in this store are dense (it is the only writer and numbers
+    /// every event itself), so the range is a slice of the stream's index:
+    /// the read costs what it returns, however long the stream is.
     pub fn read_stream_range(
         &self,
         stream: &StreamId,
@@ -199,6 +225,11 @@ impl fmt::Display for AppendError {
             AppendError::VersionConflict { expected, actual } => write!(
                 f,
                 "version conflict: expected the stream at {expected}, it is at {actual}"
+            ),
+            AppendError::ClockWentBackwards { last, given } => write!(
+                f,
+                "recorded time {} is earlier than the stream's last recorded time {}",
+                given.0, last.0
             ),
         }
     }

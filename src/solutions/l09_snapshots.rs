@@ -30,8 +30,11 @@ pub fn load_and_snapshot_long_tails(
 
 /// Exercise 9.2: an as-of query by recorded time.
 pub fn load_as_of_time(repo: &AccountRepository, stream: &StreamId, at: Timestamp) -> Loaded {
-    // Times never go backwards within a stream, so "recorded at or before
-    // `at`" is a prefix and a binary search finds its end. Reading the whole
+    // The store refuses a time earlier than the stream's last, so times never
+    // go backwards within a stream, "recorded at or before `at`" is a prefix,
+    // and a binary search finds its end. `partition_point` finds the end of
+    // the prefix even when several events share the time `at`; a
+    // `binary_search` for `at` may land on any one of them. Reading the whole
     // stream to search it costs O(n) pointers; a database would keep an index
     // on (stream, recorded_at) and find the version in O(log n). Turning the
     // time into a version first is what keeps the snapshot rule in one place:
