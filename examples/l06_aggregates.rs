@@ -223,7 +223,7 @@ fn unique_emails(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
             Ok(version) => format!("opened at {version}"),
             Err(error) => format!("refused: {error}"),
         };
-        writeln!(out, "    commit {account} -> {outcome}")?;
+        writeln!(out, "    claim and open {account} -> {outcome}")?;
     }
 
     writeln!(
@@ -248,8 +248,8 @@ fn unique_emails(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         .claim(&mut emails, Timestamp(21))
         .and_then(|claimed| claimed.open(&mut accounts, &mut emails, Timestamp(21)));
     match committed {
-        Ok(version) => writeln!(out, "    commit {seven} -> opened at {version}")?,
-        Err(error) => writeln!(out, "    commit {seven} -> refused: {error}")?,
+        Ok(version) => writeln!(out, "    claim and open {seven} -> opened at {version}")?,
+        Err(error) => writeln!(out, "    claim and open {seven} -> refused: {error}")?,
     }
 
     writeln!(

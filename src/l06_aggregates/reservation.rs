@@ -239,11 +239,11 @@ impl Registration {
                 email: self.email.clone(),
             })?;
         Ok(Claimed {
+            account: self.account,
+            account_version: self.account_version,
+            opened: self.opened,
+            email: self.email,
             made_claim_at: made_claim.then_some(version),
-            registration: Registration {
-                claimed: Vec::new(),
-                ..self
-            },
         })
     }
 }
@@ -252,7 +252,10 @@ impl Registration {
 /// or an earlier one, and whose account is not opened yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimed {
-    registration: Registration,
+    account: StreamId,
+    account_version: Version,
+    opened: Vec<AccountEvent>,
+    email: String,
     /// The reservation's version after this attempt's own claim; `None`
     /// when the claim was an earlier attempt's.
     made_claim_at: Option<Version>,
@@ -272,14 +275,13 @@ impl Claimed {
         emails: &mut Repository<EmailReservation>,
         recorded_at: Timestamp,
     ) -> Result<Version, RegistrationError> {
-        let Registration {
-            account,
-            account_version,
-            opened,
-            email,
-            ..
-        } = self.registration;
-        let conflict = match accounts.save(&account, account_version, opened, recorded_at) {
+        let saved = accounts.save(
+            &self.account,
+            self.account_version,
+            self.opened,
+            recorded_at,
+        );
+        let conflict = match saved {
             Ok(version) => return Ok(version),
             Err(conflict) => conflict,
         };
@@ -288,14 +290,21 @@ impl Claimed {
         // stream here is safe only because what is read never changes: an
         // account's `AccountOpened` is its first event, written once.
         if let Some(claimed_at) = self.made_claim_at
-            && !opened_with(accounts, &account, &email)
+            && !opened_with(accounts, &self.account, &self.email)
         {
             // Expecting the version of this attempt's own claim, the release
             // is one decision on one stream: if anything happened to the
             // reservation since, it is refused. If it fails, or never runs,
             // the claim is an orphan (see the chapter's design note).
-            let released = vec![EmailEvent::EmailReleased { account }];
-            let _ = emails.save(&email_stream(&email), claimed_at, released, recorded_at);
+            let released = vec![EmailEvent::EmailReleased {
+                account: self.account,
+            }];
+            let _ = emails.save(
+                &email_stream(&self.email),
+                claimed_at,
+                released,
+                recorded_at,
+            );
         }
         Err(RegistrationError::Store(conflict))
     }
