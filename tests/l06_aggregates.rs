@@ -942,7 +942,7 @@ fn in_every_interleaving_of_retries_and_rivals_no_email_is_held_by_two_open_acco
     for order in all {
         let mut accounts = Repository::<Account>::new();
         let mut emails = Repository::<EmailReservation>::new();
-        let mut actors = vec![
+        let mut actors = [
             Actor::Registering("account-1"),
             Actor::Registering("account-1"),
             Actor::Registering("account-2"),
