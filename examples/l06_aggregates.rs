@@ -216,11 +216,14 @@ fn unique_emails(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         "    both prepared: each saw the email free and decided to claim it"
     )?;
     for (account, registration) in [(&five, first), (&six, second)] {
-        let outcome = match registration.commit(&mut accounts, &mut emails, Timestamp(10)) {
+        let committed = registration
+            .claim(&mut emails, Timestamp(10))
+            .and_then(|claimed| claimed.open(&mut accounts, &mut emails, Timestamp(10)));
+        let outcome = match committed {
             Ok(version) => format!("opened at {version}"),
             Err(error) => format!("refused: {error}"),
         };
-        writeln!(out, "    commit {account} -> {outcome}")?;
+        writeln!(out, "    claim and open {account} -> {outcome}")?;
     }
 
     writeln!(
@@ -241,9 +244,48 @@ fn unique_emails(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         Timestamp(20),
     )?;
     writeln!(out, "    meanwhile {seven} is opened with ewd@example.com")?;
-    match pending.commit(&mut accounts, &mut emails, Timestamp(21)) {
-        Ok(version) => writeln!(out, "    commit {seven} -> opened at {version}")?,
-        Err(error) => writeln!(out, "    commit {seven} -> refused: {error}")?,
+    let committed = pending
+        .claim(&mut emails, Timestamp(21))
+        .and_then(|claimed| claimed.open(&mut accounts, &mut emails, Timestamp(21)));
+    match committed {
+        Ok(version) => writeln!(out, "    claim and open {seven} -> opened at {version}")?,
+        Err(error) => writeln!(out, "    claim and open {seven} -> refused: {error}")?,
+    }
+
+    writeln!(
+        out,
+        "  a retried registration, interleaved with a slow first attempt:"
+    )?;
+    let eight = StreamId::new("account-8");
+    let barbara = ("Barbara Liskov", "barbara@example.com");
+    let first = Registration::prepare(&accounts, &emails, &eight, barbara.0, barbara.1)?
+        .claim(&mut emails, Timestamp(30))?;
+    writeln!(out, "    the first attempt claims the email for {eight}")?;
+    let retry = Registration::prepare(&accounts, &emails, &eight, barbara.0, barbara.1)?
+        .claim(&mut emails, Timestamp(31))?;
+    writeln!(
+        out,
+        "    the retry finds the claim its own: its claim changes nothing"
+    )?;
+    let version = first.open(&mut accounts, &mut emails, Timestamp(32))?;
+    writeln!(out, "    the first attempt opens {eight} at {version}")?;
+    if let Err(error) = retry.open(&mut accounts, &mut emails, Timestamp(33)) {
+        writeln!(out, "    the retry opens {eight} -> refused: {error}")?;
+    }
+    let nine = StreamId::new("account-9");
+    if let Err(error) = register(
+        &mut accounts,
+        &mut emails,
+        &nine,
+        "Barbara Huberman",
+        barbara.1,
+        Timestamp(34),
+    ) {
+        writeln!(
+            out,
+            "    register {nine} with {:?} -> refused: {error}",
+            barbara.1
+        )?;
     }
 
     writeln!(out, "  the reservation streams, in global order:")?;
@@ -259,7 +301,7 @@ fn unique_emails(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         )?;
     }
     writeln!(out, "  the accounts:")?;
-    for n in 1..=7 {
+    for n in 1..=9 {
         let account = StreamId::new(format!("account-{n}"));
         let loaded = accounts.load(&account);
         writeln!(

@@ -8,7 +8,7 @@
 use pretty_assertions::assert_eq;
 
 use es_workbook::l06_aggregates::{
-    Account, AccountCommand, AccountError, AccountEvent, AccountState, AppendError, Cents,
+    Account, AccountCommand, AccountError, AccountEvent, AccountState, AppendError, Cents, Claimed,
     CommandError, Decider, EmailCommand, EmailError, EmailEvent, EmailReservation, EmailState,
     Registration, RegistrationError, Repository, StreamId, Timestamp, Version, decide,
     email_stream, evolve, initial_state, register,
@@ -539,10 +539,8 @@ fn of_two_competing_registrations_for_one_email_exactly_one_wins() {
         let outcomes: Vec<Result<Version, RegistrationError>> = order
             .iter()
             .map(|&i| {
-                prepared[i]
-                    .take()
-                    .expect("each registration commits once")
-                    .commit(&mut accounts, &mut emails, Timestamp(10))
+                let registration = prepared[i].take().expect("each registration commits once");
+                commit(registration, &mut accounts, &mut emails, Timestamp(10))
             })
             .collect();
 
@@ -650,7 +648,7 @@ fn an_open_that_cannot_be_saved_releases_its_claim() {
         .expect("the account opens");
 
     // when
-    let committed = pending.commit(&mut accounts, &mut emails, Timestamp(2));
+    let committed = commit(pending, &mut accounts, &mut emails, Timestamp(2));
 
     // then
     assert_eq!(
@@ -718,6 +716,273 @@ fn retrying_a_registration_after_a_crash_reuses_its_own_orphan_claim() {
             .len(),
         1
     );
+}
+
+/// Saves a prepared registration: its claim, then its open.
+fn commit(
+    registration: Registration,
+    accounts: &mut Repository<Account>,
+    emails: &mut Repository<EmailReservation>,
+    recorded_at: Timestamp,
+) -> Result<Version, RegistrationError> {
+    registration
+        .claim(emails, recorded_at)?
+        .open(accounts, emails, recorded_at)
+}
+
+/// The events of an email's reservation stream, oldest first.
+fn reservation_of(emails: &Repository<EmailReservation>, email: &str) -> Vec<EmailEvent> {
+    emails
+        .store()
+        .read_stream(&email_stream(email))
+        .into_iter()
+        .map(|recorded| recorded.event.clone())
+        .collect()
+}
+
+// ANCHOR: retry_test
+#[test]
+fn a_retry_whose_claim_changed_nothing_never_frees_the_email_of_the_account_it_failed_to_open() {
+    // given: a slow first attempt to register account-1 saves its claim
+    let mut accounts = Repository::<Account>::new();
+    let mut emails = Repository::<EmailReservation>::new();
+    let one = id("account-1");
+    let first = Registration::prepare(&accounts, &emails, &one, "Ada", "ada@example.com")
+        .expect("both streams are empty")
+        .claim(&mut emails, Timestamp(1))
+        .expect("the email is free");
+    // a retry finds the claim already account-1's, so its claim changes nothing
+    let retry = Registration::prepare(&accounts, &emails, &one, "Ada", "ada@example.com")
+        .expect("the claim is account-1's")
+        .claim(&mut emails, Timestamp(2))
+        .expect("claiming again is a no-op");
+    // the first attempt opens the account
+    let opened = first.open(&mut accounts, &mut emails, Timestamp(3));
+
+    // when: the retry's open fails, and another customer registers the email
+    let retried = retry.open(&mut accounts, &mut emails, Timestamp(4));
+    let second = register(
+        &mut accounts,
+        &mut emails,
+        &id("account-2"),
+        "Ada Byron",
+        "ada@example.com",
+        Timestamp(5),
+    );
+
+    // then: the email stays with account-1
+    assert_eq!(opened, Ok(Version(1)));
+    assert_eq!(
+        retried,
+        Err(RegistrationError::Store(AppendError::VersionConflict {
+            expected: Version(0),
+            actual: Version(1)
+        }))
+    );
+    assert_eq!(
+        second,
+        Err(RegistrationError::EmailTaken {
+            email: "ada@example.com".into()
+        })
+    );
+    assert_eq!(
+        reservation_of(&emails, "ada@example.com"),
+        vec![EmailEvent::EmailClaimed { account: one }]
+    );
+}
+// ANCHOR_END: retry_test
+
+#[test]
+fn a_registration_never_releases_a_claim_another_attempt_made() {
+    // given: a first attempt claimed the email for account-1; a retry finds
+    // the claim its own; then account-1 is opened with another email
+    let mut accounts = Repository::<Account>::new();
+    let mut emails = Repository::<EmailReservation>::new();
+    let one = id("account-1");
+    emails
+        .execute(
+            &email_stream("ada@example.com"),
+            &EmailCommand::ClaimEmail {
+                account: one.clone(),
+            },
+            Timestamp(1),
+        )
+        .expect("the first attempt's claim");
+    let retry = Registration::prepare(&accounts, &emails, &one, "Ada", "ada@example.com")
+        .expect("the claim is already account-1's");
+    accounts
+        .execute(&one, &open("Ada", "ada@elsewhere.org"), Timestamp(2))
+        .expect("another request opens account-1");
+
+    // when
+    let retried = commit(retry, &mut accounts, &mut emails, Timestamp(3));
+
+    // then: the claim is the first attempt's to release, not the retry's
+    assert_eq!(
+        retried,
+        Err(RegistrationError::Store(AppendError::VersionConflict {
+            expected: Version(0),
+            actual: Version(1)
+        }))
+    );
+    assert_eq!(
+        reservation_of(&emails, "ada@example.com"),
+        vec![EmailEvent::EmailClaimed { account: one }]
+    );
+}
+
+#[test]
+fn a_registration_never_releases_its_claim_while_its_account_is_open_with_that_email() {
+    // given: a registration is prepared; before it commits, account-1 is
+    // opened with the same email by another attempt
+    let mut accounts = Repository::<Account>::new();
+    let mut emails = Repository::<EmailReservation>::new();
+    let one = id("account-1");
+    let first = Registration::prepare(&accounts, &emails, &one, "Ada", "ada@example.com")
+        .expect("both streams are empty");
+    accounts
+        .execute(&one, &open("Ada", " ADA@example.com"), Timestamp(1))
+        .expect("another attempt opens account-1");
+
+    // when: the registration claims, fails to open, and another customer
+    // registers the same email
+    let committed = commit(first, &mut accounts, &mut emails, Timestamp(2));
+    let second = register(
+        &mut accounts,
+        &mut emails,
+        &id("account-2"),
+        "Ada Byron",
+        "ada@example.com",
+        Timestamp(3),
+    );
+
+    // then: account-1 holds the email, so its claim stays
+    assert_eq!(
+        committed,
+        Err(RegistrationError::Store(AppendError::VersionConflict {
+            expected: Version(0),
+            actual: Version(1)
+        }))
+    );
+    assert_eq!(
+        second,
+        Err(RegistrationError::EmailTaken {
+            email: "ada@example.com".into()
+        })
+    );
+    assert_eq!(
+        reservation_of(&emails, "ada@example.com"),
+        vec![EmailEvent::EmailClaimed { account: one }]
+    );
+}
+
+/// One actor of an interleaving: a registration run step by step, or a
+/// plain open that bypasses registration.
+enum Actor {
+    Registering(&'static str),
+    Prepared(Registration),
+    Claimed(Claimed),
+    Done,
+    PlainOpen(&'static str, &'static str),
+}
+
+/// Runs the next step of `actor`. A step that fails ends the actor.
+fn step(
+    actor: Actor,
+    accounts: &mut Repository<Account>,
+    emails: &mut Repository<EmailReservation>,
+    at: Timestamp,
+) -> Actor {
+    match actor {
+        Actor::Registering(account) => {
+            Registration::prepare(accounts, emails, &id(account), "Ada", "ada@example.com")
+                .map_or(Actor::Done, Actor::Prepared)
+        }
+        Actor::Prepared(registration) => registration
+            .claim(emails, at)
+            .map_or(Actor::Done, Actor::Claimed),
+        Actor::Claimed(claimed) => {
+            let _ = claimed.open(accounts, emails, at);
+            Actor::Done
+        }
+        Actor::PlainOpen(account, email) => {
+            let _ = accounts.execute(&id(account), &open("Ada", email), at);
+            Actor::Done
+        }
+        Actor::Done => Actor::Done,
+    }
+}
+
+/// Every order of `counts[i]` steps of actor `i`, each actor's steps in turn.
+fn interleavings(counts: &mut Vec<usize>, order: &mut Vec<usize>, all: &mut Vec<Vec<usize>>) {
+    if counts.iter().all(|&left| left == 0) {
+        all.push(order.clone());
+        return;
+    }
+    for actor in 0..counts.len() {
+        if counts[actor] > 0 {
+            counts[actor] -= 1;
+            order.push(actor);
+            interleavings(counts, order, all);
+            order.pop();
+            counts[actor] += 1;
+        }
+    }
+}
+
+#[test]
+fn in_every_interleaving_of_retries_and_rivals_no_email_is_held_by_two_open_accounts() {
+    // given: two attempts to register account-1, one to register account-2,
+    // all with the same email, and a plain open of account-1 with another
+    // email; every order of their steps
+    let mut all = Vec::new();
+    interleavings(&mut vec![3, 3, 3, 1], &mut Vec::new(), &mut all);
+    assert_eq!(all.len(), 16_800);
+    let accounts_ids = [id("account-1"), id("account-2")];
+    for order in all {
+        let mut accounts = Repository::<Account>::new();
+        let mut emails = Repository::<EmailReservation>::new();
+        let mut actors = [
+            Actor::Registering("account-1"),
+            Actor::Registering("account-1"),
+            Actor::Registering("account-2"),
+            Actor::PlainOpen("account-1", "ada@elsewhere.org"),
+        ];
+        for (at, &next) in (0..).zip(&order) {
+            // when: the next step runs
+            let actor = std::mem::replace(&mut actors[next], Actor::Done);
+            actors[next] = step(actor, &mut accounts, &mut emails, Timestamp(at));
+
+            // then: an account open with the email holds its claim, so at
+            // most one does
+            let holders: Vec<&StreamId> = accounts_ids
+                .iter()
+                .filter(|account| {
+                    accounts
+                        .store()
+                        .read_stream(account)
+                        .first()
+                        .is_some_and(|first| {
+                            first.event
+                                == AccountEvent::AccountOpened {
+                                    owner: "Ada".into(),
+                                    email: "ada@example.com".into(),
+                                }
+                        })
+                })
+                .collect();
+            let reservation = emails.load(&email_stream("ada@example.com")).state;
+            for holder in &holders {
+                assert_eq!(
+                    reservation,
+                    EmailState::Claimed {
+                        account: (*holder).clone()
+                    },
+                    "order {order:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use es_workbook::l07_testing::{
     Decider, EventStore, Outcome, PropertyFailure, RecordedEvent, Run, SplitMix64, StreamId,
     Version, Violation, account_decider, account_laws, arbitrary_commands, assert_passes,
     balance_is_never_negative, balance_matches_the_events, check, evolve, initial_state, planted,
-    replay_is_deterministic, run_commands, versions_are_dense,
+    replay_is_deterministic, replay_matches_an_earlier_run, run_commands, versions_are_dense,
 };
 
 /// The seed for the property tests: `L07_SEED` if set, else a fixed one.
@@ -378,6 +378,77 @@ fn the_account_obeys_every_law_for_many_random_command_sequences() {
     assert_passes(result);
 }
 // ANCHOR_END: law_test
+
+/// The states the account's replays gave in an earlier run, one for each
+/// command sequence drawn in turn from `SplitMix64::new(7)`. A change that
+/// alters them on purpose records them again, and the diff is reviewed.
+const RECORDED_STATES: [&str; 24] = [
+    "Open { balance: Cents(0) }",
+    "Open { balance: Cents(18446744073709551552) }",
+    "Open { balance: Cents(350) }",
+    "Closed",
+    "Open { balance: Cents(600) }",
+    "Open { balance: Cents(0) }",
+    "Open { balance: Cents(225) }",
+    "Open { balance: Cents(100) }",
+    "Open { balance: Cents(275) }",
+    "Open { balance: Cents(162) }",
+    "NotOpened",
+    "Closed",
+    "Open { balance: Cents(18446744073709550694) }",
+    "Open { balance: Cents(18446744073709551225) }",
+    "Open { balance: Cents(0) }",
+    "Closed",
+    "Open { balance: Cents(18446744073709551007) }",
+    "Closed",
+    "NotOpened",
+    "Open { balance: Cents(18446744073709549858) }",
+    "Open { balance: Cents(18446744073709550937) }",
+    "Open { balance: Cents(0) }",
+    "Open { balance: Cents(18446744073709551117) }",
+    "Closed",
+];
+
+// ANCHOR: recorded_test
+#[test]
+fn law_1_replaying_today_gives_the_states_an_earlier_run_recorded() {
+    let account = account_decider();
+    let mut rng = SplitMix64::new(7);
+    for (case, recorded) in (1..).zip(RECORDED_STATES) {
+        // given: the history of the next recorded command sequence
+        let history = history_of(&account, &arbitrary_commands(&mut rng));
+
+        // when
+        let verdict = replay_matches_an_earlier_run(&account, &history, recorded);
+
+        // then
+        assert_eq!(verdict, Ok(()), "case {case} of seed 7");
+    }
+}
+
+#[test]
+fn law_1_catches_an_evolve_that_stores_the_current_time() {
+    // given: an evolve that stamps its state with the clock, and the state
+    // its replay of this history gave when this test was written
+    let planted = planted::stamping_the_current_time();
+    let history = recorded(vec![opened(), deposited(120)]);
+    let earlier = "Stamped { state: Open { balance: Cents(120) }, at: 1796102209 }";
+
+    // when
+    let verdict = replay_matches_an_earlier_run(&planted, &history, earlier);
+
+    // then: the clock has moved on since, and so has the state; the real
+    // account replays this history to what it gave then
+    assert_eq!(
+        verdict.map_err(|violation| violation.law),
+        Err("replay is deterministic")
+    );
+    assert_eq!(
+        replay_matches_an_earlier_run(&account_decider(), &history, "Open { balance: Cents(120) }"),
+        Ok(())
+    );
+}
+// ANCHOR_END: recorded_test
 
 #[test]
 fn the_runner_finds_the_planted_overdraft_and_shrinks_it_to_what_matters() {

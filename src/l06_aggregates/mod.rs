@@ -30,7 +30,7 @@ pub use account::{
 };
 pub use repository::{Account, CommandError, Decider, Loaded, Repository};
 pub use reservation::{
-    EmailCommand, EmailError, EmailEvent, EmailReservation, EmailState, Registration,
+    Claimed, EmailCommand, EmailError, EmailEvent, EmailReservation, EmailState, Registration,
     RegistrationError, email_stream, normalise_email, register,
 };
 pub use store::{

@@ -146,8 +146,7 @@ pub enum RegistrationError {
         /// The email, normalised.
         email: String,
     },
-    /// The account's stream moved on before the open was saved; the claim
-    /// on the email was released again.
+    /// The account's stream moved on before the open was saved.
     Store(AppendError),
 }
 
@@ -155,8 +154,10 @@ pub enum RegistrationError {
 /// A registration that has been decided but not yet saved: both streams
 /// loaded, both decisions made, nothing written.
 ///
-/// Splitting the two halves lets a test put another writer between them,
-/// which is exactly what a concurrent request would do.
+/// A registration is three steps, [`prepare`](Registration::prepare),
+/// [`claim`](Registration::claim) and [`Claimed::open`], so that a test can
+/// put another writer between any two of them, as a concurrent request
+/// would; [`register`] runs all three.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     account: StreamId,
@@ -208,58 +209,127 @@ impl Registration {
             claimed,
         })
     }
-
     // ANCHOR_END: prepare
 
-    // ANCHOR: commit
-    /// Saves the claim, then the open, each with the version it was decided
-    /// on. If the open cannot be saved, the claim is released again.
+    // ANCHOR: claim
+    /// Saves the claim on the email, with the version it was decided on.
     ///
     /// # Errors
     ///
     /// [`RegistrationError::EmailTaken`] when another claim reached the email
-    /// first, [`RegistrationError::Store`] when the account's stream moved on.
-    pub fn commit(
+    /// first.
+    pub fn claim(
+        self,
+        emails: &mut Repository<EmailReservation>,
+        recorded_at: Timestamp,
+    ) -> Result<Claimed, RegistrationError> {
+        // A claim that changes nothing (the email is already this account's,
+        // from an earlier attempt) is not this attempt's claim.
+        let made_claim = !self.claimed.is_empty();
+        // For an email never claimed, `email_version` is 0: the append
+        // succeeds only if the reservation stream does not exist yet.
+        let version = emails
+            .save(
+                &email_stream(&self.email),
+                self.email_version,
+                self.claimed,
+                recorded_at,
+            )
+            .map_err(|_| RegistrationError::EmailTaken {
+                email: self.email.clone(),
+            })?;
+        Ok(Claimed {
+            account: self.account,
+            account_version: self.account_version,
+            opened: self.opened,
+            email: self.email,
+            made_claim_at: made_claim.then_some(version),
+        })
+    }
+}
+
+/// A registration whose email is claimed for its account, by this attempt
+/// or an earlier one, and whose account is not opened yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    account: StreamId,
+    account_version: Version,
+    opened: Vec<AccountEvent>,
+    email: String,
+    /// The reservation's version after this attempt's own claim; `None`
+    /// when the claim was an earlier attempt's.
+    made_claim_at: Option<Version>,
+}
+
+impl Claimed {
+    /// Saves the open, with the version it was decided on. If that fails,
+    /// the claim is released, but only if this attempt made it and the
+    /// account was not opened with this email after all.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistrationError::Store`] when the account's stream moved on.
+    pub fn open(
         self,
         accounts: &mut Repository<Account>,
         emails: &mut Repository<EmailReservation>,
         recorded_at: Timestamp,
     ) -> Result<Version, RegistrationError> {
-        let reservation = email_stream(&self.email);
-        // For an email never claimed, `email_version` is 0: the append
-        // succeeds only if the reservation stream does not exist yet.
-        emails
-            .save(&reservation, self.email_version, self.claimed, recorded_at)
-            .map_err(|_| RegistrationError::EmailTaken {
-                email: self.email.clone(),
-            })?;
-        match accounts.save(
+        let saved = accounts.save(
             &self.account,
             self.account_version,
             self.opened,
             recorded_at,
-        ) {
-            Ok(version) => Ok(version),
-            Err(conflict) => {
-                let release = EmailCommand::ReleaseEmail {
-                    account: self.account,
-                };
-                // Best effort: if the release fails too, the claim is an
-                // orphan that points at an account it never opened, and a
-                // sweep of the reservations can free it later.
-                let _ = emails.execute(&reservation, &release, recorded_at);
-                Err(RegistrationError::Store(conflict))
-            }
+        );
+        let conflict = match saved {
+            Ok(version) => return Ok(version),
+            Err(conflict) => conflict,
+        };
+        // Another attempt opened the account. If it opened it with this
+        // email, the claim is that account's and stays. Reading the account
+        // stream here is safe only because what is read never changes: an
+        // account's `AccountOpened` is its first event, written once.
+        if let Some(claimed_at) = self.made_claim_at
+            && !opened_with(accounts, &self.account, &self.email)
+        {
+            // Expecting the version of this attempt's own claim, the release
+            // is one decision on one stream: if anything happened to the
+            // reservation since, it is refused. If it fails, or never runs,
+            // the claim is an orphan (see the chapter's design note).
+            let released = vec![EmailEvent::EmailReleased {
+                account: self.account,
+            }];
+            let _ = emails.save(
+                &email_stream(&self.email),
+                claimed_at,
+                released,
+                recorded_at,
+            );
         }
+        Err(RegistrationError::Store(conflict))
     }
 }
+// ANCHOR_END: claim
 
+/// Whether `account`'s stream opens with the (normalised) `email`.
+fn opened_with(accounts: &Repository<Account>, account: &StreamId, email: &str) -> bool {
+    accounts
+        .store()
+        .read_stream(account)
+        .first()
+        .is_some_and(|recorded| match &recorded.event {
+            AccountEvent::AccountOpened { email: opened, .. } => normalise_email(opened) == email,
+            _ => false,
+        })
+}
+
+// ANCHOR: register
 /// Opens `account` for `owner` with an `email` no other account holds:
-/// [`Registration::prepare`], then [`Registration::commit`].
+/// [`Registration::prepare`], [`Registration::claim`], [`Claimed::open`].
 ///
 /// # Errors
 ///
-/// As for [`Registration::prepare`] and [`Registration::commit`].
+/// As for the three steps.
 pub fn register(
     accounts: &mut Repository<Account>,
     emails: &mut Repository<EmailReservation>,
@@ -268,13 +338,11 @@ pub fn register(
     email: &str,
     recorded_at: Timestamp,
 ) -> Result<Version, RegistrationError> {
-    Registration::prepare(accounts, emails, account, owner, email)?.commit(
-        accounts,
-        emails,
-        recorded_at,
-    )
+    Registration::prepare(accounts, emails, account, owner, email)?
+        .claim(emails, recorded_at)?
+        .open(accounts, emails, recorded_at)
 }
-// ANCHOR_END: commit
+// ANCHOR_END: register
 
 impl fmt::Display for EmailError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

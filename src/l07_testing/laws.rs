@@ -150,6 +150,32 @@ pub fn replay_is_deterministic<C, E, S: PartialEq + fmt::Debug, R>(
     Ok(())
 }
 
+/// Law 1 across runs: replaying `history` now gives `recorded`, the state's
+/// `Debug` form as an earlier run wrote it down.
+///
+/// Two replays in one run read the clock a moment apart, so an `evolve` that
+/// reads it can give the same state twice and pass
+/// [`replay_is_deterministic`]. Compared with a replay from an earlier day,
+/// it cannot.
+///
+/// # Errors
+///
+/// A [`Violation`] naming both states.
+pub fn replay_matches_an_earlier_run<C, E, S: fmt::Debug, R>(
+    decider: &Decider<C, E, S, R>,
+    history: &[RecordedEvent<E>],
+    recorded: &str,
+) -> Result<(), Violation> {
+    let replayed = format!("{:?}", decider.fold(history.iter().map(|r| &r.event)));
+    if replayed != recorded {
+        return Err(Violation::new(
+            "replay is deterministic",
+            format!("replay gave {replayed}, an earlier run recorded {recorded}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The stream's versions are 1, 2, 3, … with no gap and no repeat.
 ///
 /// # Errors

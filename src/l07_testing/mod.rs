@@ -30,8 +30,8 @@ pub use account::{
 };
 pub use laws::{
     MAX_COMMANDS, Run, account_laws, arbitrary_command, arbitrary_commands,
-    balance_is_never_negative, balance_matches_the_events, replay_is_deterministic, run_commands,
-    versions_are_dense,
+    balance_is_never_negative, balance_matches_the_events, replay_is_deterministic,
+    replay_matches_an_earlier_run, run_commands, versions_are_dense,
 };
 pub use property::{PropertyFailure, SplitMix64, Violation, assert_passes, check, shrink};
 pub use scenario::{Given, Outcome, ScenarioFailure, When};

@@ -1,11 +1,13 @@
 //! Deliberately broken accounts ("mutants"): each is the real decider with
-//! one small, plausible bug planted in `decide`. A test suite earns trust by
-//! failing on them. Never use these for anything else.
+//! one small, plausible bug planted in `decide` or `evolve`. A test suite
+//! earns trust by failing on them. Never use these for anything else.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Decider;
 use super::account::{
     AccountCommand, AccountDecider, AccountError, AccountEvent, AccountState, account_decider,
-    decide,
+    decide, evolve,
 };
 
 /// The real account with its `decide` swapped for `decide`.
@@ -111,3 +113,37 @@ pub fn reopening_closed_accounts() -> AccountDecider {
     }
     with_decide(buggy)
 }
+
+// ANCHOR: stamping
+/// The state of [`stamping_the_current_time`]: the account's state, and
+/// when money last moved, in seconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamped {
+    /// The real account's state.
+    pub state: AccountState,
+    /// When the last event was applied, as the clock said.
+    pub at: u64,
+}
+
+/// Bug: `evolve` remembers when money last moved by reading the clock
+/// instead of a time carried by the event, so the same events replayed on
+/// another day give another state.
+pub fn stamping_the_current_time() -> Decider<AccountCommand, AccountEvent, Stamped, AccountError> {
+    fn buggy(stamped: Stamped, event: &AccountEvent) -> Stamped {
+        // The planted bug: the time comes from the clock, not from the event.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH);
+        Stamped {
+            state: evolve(stamped.state, event),
+            at: now.map_or(0, |since| since.as_secs()),
+        }
+    }
+    Decider {
+        initial_state: || Stamped {
+            state: AccountState::NotOpened,
+            at: 0,
+        },
+        evolve: buggy,
+        decide: |command, stamped| decide(command, &stamped.state),
+    }
+}
+// ANCHOR_END: stamping
