@@ -1110,6 +1110,16 @@ mod exercises {
             SHORT,
             |model| model.inbox(&grace),
         );
+        let probe = start::<Probe>(&log);
+        let failed = handle_then_query(
+            &write,
+            &probe,
+            &message(2),
+            send("ada", "grace", "boom"),
+            Timestamp(4),
+            PATIENCE,
+            |model| model.counted,
+        );
 
         // then
         assert_eq!(
@@ -1133,6 +1143,14 @@ mod exercises {
         assert_eq!(
             source,
             Some("timed out waiting for #2: the read model only reached #1".into())
+        );
+        let projector_failed = ReadError::ProjectorFailed {
+            reached: Position(2),
+            panic: "cannot count #3".to_string(),
+        };
+        assert_eq!(
+            failed,
+            Err(CommandQueryError::NotYetVisible(projector_failed))
         );
     }
 
