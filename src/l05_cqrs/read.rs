@@ -213,6 +213,7 @@ pub struct Answer<R> {
 }
 // ANCHOR_END: projection
 
+// ANCHOR: read_error
 /// Why a read could not be served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
@@ -232,6 +233,7 @@ pub enum ReadError {
         panic: String,
     },
 }
+// ANCHOR_END: read_error
 
 // ANCHOR: project
 /// The projector thread's loop: wait for events after the checkpoint, apply
@@ -269,6 +271,7 @@ fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
         shared.advanced.notify_all();
     }
 }
+// ANCHOR_END: project
 
 /// Records that `apply` panicked after the checkpoint.
 fn fail<M>(state: &mut Checkpointed<M>, panic: &(dyn Any + Send)) {
@@ -283,7 +286,6 @@ fn fail<M>(state: &mut Checkpointed<M>, panic: &(dyn Any + Send)) {
         panic: message,
     });
 }
-// ANCHOR_END: project
 
 impl<M: ReadModel> Projection<M> {
     /// Starts a projection of an empty read model, with its projector thread,
