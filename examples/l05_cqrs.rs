@@ -31,7 +31,7 @@ fn show_inbox(
     projection: &Projection<Inboxes>,
     user: &UserId,
 ) -> Result<(), Box<dyn Error>> {
-    let answer = projection.query(|model| model.inbox(user));
+    let answer = projection.query(|model| model.inbox(user))?;
     writeln!(
         out,
         "  {user}'s inbox, as of {}: {} message(s)",
@@ -189,7 +189,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let at = write.handle(&m1, delete, now())?;
     writeln!(out, "  ada deletes {m1}: accepted at {at}")?;
     feed.wait_for(at, PATIENCE)?;
-    let latest = feed.query(|model| model.latest(10));
+    let latest = feed.query(|model| model.latest(10))?;
     writeln!(out, "  the feed, as of {}, newest first:", latest.as_of)?;
     for entry in latest.value {
         writeln!(
@@ -205,8 +205,8 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         replica.wait_for(at, PATIENCE)?
     )?;
     inboxes.wait_for(at, PATIENCE)?;
-    let first = inboxes.stop();
-    let second = replica.stop();
+    let first = inboxes.stop()?;
+    let second = replica.stop()?;
     writeln!(
         out,
         "  both replicas stopped; the same inboxes: {}",

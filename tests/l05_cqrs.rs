@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
@@ -17,7 +18,9 @@ use pretty_assertions::assert_eq;
 use es_workbook::l05_cqrs::read::{
     Answer, Feed, FeedEntry, InboxEntry, Inboxes, Projection, ReadError, ReadModel,
 };
-use es_workbook::l05_cqrs::shared::{EventLog, Position, StreamId, Timestamp, UserId};
+use es_workbook::l05_cqrs::shared::{
+    EventLog, MessageEvent, Position, RecordedEvent, StreamId, Timestamp, UserId,
+};
 use es_workbook::l05_cqrs::write::{MAX_TEXT_CHARS, MessageCommand, MessageError, WriteSide};
 
 /// Long enough that only a broken read model fails to arrive in time.
@@ -214,18 +217,18 @@ fn a_query_right_after_a_command_can_be_stale_and_waiting_for_its_position_fixes
     assert_eq!(written, Position(1));
     assert_eq!(
         stale,
-        Answer {
+        Ok(Answer {
             as_of: Position(0),
             value: vec![]
-        }
+        })
     );
     assert_eq!(reached, Ok(Position(1)));
     assert_eq!(
         fresh,
-        Answer {
+        Ok(Answer {
             as_of: Position(1),
             value: vec![entry(1, "ada", "Lunch?", false)]
-        }
+        })
     );
 }
 // ANCHOR_END: read_your_writes_test
@@ -242,7 +245,9 @@ fn every_command_is_visible_once_its_position_is_reached_however_fast_they_come(
         let reached = inboxes
             .wait_for(written, PATIENCE)
             .expect("the projection catches up");
-        let inbox = inboxes.query(|model| model.inbox(&user("grace")));
+        let inbox = inboxes
+            .query(|model| model.inbox(&user("grace")))
+            .expect("a healthy read model answers");
 
         // then: never one message short, whatever the scheduling
         assert!(reached >= written && inbox.as_of >= written);
@@ -308,14 +313,17 @@ fn a_paused_projection_times_out_and_catches_up_once_resumed() {
     );
     assert_eq!(
         unread_while_paused,
-        Answer {
+        Ok(Answer {
             as_of: Position(1),
             value: 1
-        }
+        })
     );
     assert_eq!(after_resume, Ok(Position(3)));
     assert_eq!(
-        inboxes.query(|model| model.inbox(&user("grace"))).value,
+        inboxes
+            .query(|model| model.inbox(&user("grace")))
+            .expect("a healthy read model answers")
+            .value,
         vec![entry(1, "ada", "one", false), entry(2, "bob", "two", true)]
     );
 }
@@ -337,6 +345,167 @@ fn waiting_for_a_position_already_reached_returns_at_once_even_while_paused() {
         inboxes.wait_for(Position(0), Duration::ZERO),
         Ok(Position(1))
     );
+}
+
+// ---------------------------------------------------------------------------
+// Pausing, and a read model that fails
+// ---------------------------------------------------------------------------
+
+/// Where the pause test meets the projector thread inside `apply`, which
+/// sees nothing but the event and so can only reach a test through a static.
+static HOLD: Barrier = Barrier::new(2);
+/// Where the tests that query, or stop, during a panic meet the projector.
+static BEFORE_A_QUERY: Barrier = Barrier::new(2);
+static BEFORE_A_STOP: Barrier = Barrier::new(2);
+
+/// A read model that tests steer through each message's text. It records a
+/// message in two steps, so a panic between them leaves it half-updated, as
+/// a bug in a real read model would.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Probe {
+    /// Step one: the position of every message seen.
+    seen: Vec<Position>,
+    /// Step two: how many messages were counted.
+    counted: usize,
+}
+
+impl ReadModel for Probe {
+    fn apply(&mut self, recorded: &RecordedEvent) {
+        let MessageEvent::MessageSent { text, .. } = &recorded.event else {
+            return;
+        };
+        if text == "hold" {
+            HOLD.wait(); // the test knows the projector is in here
+            HOLD.wait(); // the test lets it go on
+        }
+        self.seen.push(recorded.position); // step one
+        let gate = match text.as_str() {
+            "boom" => None,
+            "boom, then query" => Some(&BEFORE_A_QUERY),
+            "boom, then stop" => Some(&BEFORE_A_STOP),
+            _ => {
+                self.counted += 1; // step two
+                return;
+            }
+        };
+        if let Some(gate) = gate {
+            gate.wait();
+        }
+        panic!("cannot count {}", recorded.position);
+    }
+}
+
+#[test]
+fn once_pause_returns_no_query_sees_the_read_model_move_even_with_events_already_read() {
+    // given: two events, which the projector copies out of the log together
+    let (log, write) = write_side();
+    handle(&write, 1, send("ada", "grace", "hold"));
+    let second = handle(&write, 2, send("ada", "grace", "two"));
+    let probe = start::<Probe>(&log);
+    HOLD.wait(); // the projector is applying #1, with #2 copied out behind it
+
+    // when
+    probe.pause();
+    HOLD.wait(); // it may finish #1, but nothing after it
+    let held = probe.query(|model| model.seen.clone());
+    let while_paused = probe.wait_for(second, SHORT);
+    probe.resume();
+    let after_resume = probe.wait_for(second, PATIENCE);
+
+    // then
+    assert_eq!(
+        held,
+        Ok(Answer {
+            as_of: Position(1),
+            value: vec![Position(1)]
+        })
+    );
+    assert_eq!(
+        while_paused,
+        Err(ReadError::Timeout {
+            waited_for: Position(2),
+            reached: Position(1)
+        })
+    );
+    assert_eq!(after_resume, Ok(Position(2)));
+    assert_eq!(
+        probe.stop(),
+        Ok(Probe {
+            seen: vec![Position(1), Position(2)],
+            counted: 2
+        })
+    );
+}
+
+#[test]
+fn a_wait_on_a_failed_projector_reports_the_failure_at_once_even_with_an_hour_left() {
+    // given: a read model whose apply panics on the second event
+    let (log, write) = write_side();
+    let probe = start::<Probe>(&log);
+    handle(&write, 1, send("ada", "grace", "fine"));
+    let fatal = handle(&write, 2, send("ada", "grace", "boom"));
+
+    // when: only the failure can end this wait early; had the projector been
+    // merely slow, it would last an hour
+    let waited = probe.wait_for(fatal, Duration::from_secs(3600));
+    let reached_before = probe.wait_for(Position(1), Duration::ZERO);
+
+    // then: a failure, not a timeout, saying how far the read model got
+    let failed = ReadError::ProjectorFailed {
+        reached: Position(1),
+        panic: "cannot count #2".to_string(),
+    };
+    assert_eq!(waited, Err(failed.clone()));
+    assert_eq!(reached_before, Err(failed.clone()));
+    assert_eq!(
+        failed.to_string(),
+        "the projector failed after #1: cannot count #2"
+    );
+}
+
+#[test]
+fn no_query_sees_an_event_that_apply_left_half_done() {
+    // given: a read model that will panic halfway through #2
+    let (log, write) = write_side();
+    handle(&write, 1, send("ada", "grace", "fine"));
+    handle(&write, 2, send("ada", "grace", "boom, then query"));
+    let probe = start::<Probe>(&log);
+
+    // when: queries arrive once #2 is half applied
+    BEFORE_A_QUERY.wait();
+    let during = probe.query(|model| (model.seen.clone(), model.counted));
+    let after = probe.query(|model| model.counted);
+
+    // then: the read model answers nothing rather than something half done
+    let failed = ReadError::ProjectorFailed {
+        reached: Position(1),
+        panic: "cannot count #2".to_string(),
+    };
+    assert_eq!(during, Err(failed.clone()));
+    assert_eq!(after, Err(failed));
+}
+
+#[test]
+fn stopping_a_failed_projection_reports_the_panic_and_the_others_carry_on() {
+    // given: a read model that panics on the first event, and a healthy one
+    let (log, write) = write_side();
+    let (probe, inboxes) = (start::<Probe>(&log), start::<Inboxes>(&log));
+    handle(&write, 1, send("ada", "grace", "boom, then stop"));
+
+    // when: stopped once the projector is about to panic
+    BEFORE_A_STOP.wait();
+    let stopped = probe.stop();
+    let later = handle(&write, 2, send("grace", "ada", "still here"));
+
+    // then: the panic, not a half-updated read model
+    assert_eq!(
+        stopped,
+        Err(ReadError::ProjectorFailed {
+            reached: Position(0),
+            panic: "cannot count #1".to_string()
+        })
+    );
+    assert_eq!(inboxes.wait_for(later, PATIENCE), Ok(Position(2)));
 }
 
 // ---------------------------------------------------------------------------
@@ -362,7 +531,10 @@ fn the_write_side_decides_from_the_message_history_even_while_every_read_model_l
         Err(MessageError::NotRecipient { user: user("ada") })
     );
     assert_eq!(
-        inboxes.query(|model| model.inbox(&user("grace"))).value,
+        inboxes
+            .query(|model| model.inbox(&user("grace")))
+            .expect("a healthy read model answers")
+            .value,
         vec![]
     );
 }
@@ -522,7 +694,13 @@ fn a_deleted_message_leaves_every_read_model() {
         .wait_for(sent, PATIENCE)
         .expect("the inbox catches up");
     feed.wait_for(sent, PATIENCE).expect("the feed catches up");
-    assert_eq!(inboxes.query(|v| v.unread(&user("grace"))).value, 1);
+    assert_eq!(
+        inboxes
+            .query(|v| v.unread(&user("grace")))
+            .expect("a healthy read model answers")
+            .value,
+        1
+    );
 
     // when
     let deleted = handle(&write, 1, delete("ada"));
@@ -533,9 +711,26 @@ fn a_deleted_message_leaves_every_read_model() {
         .expect("the feed catches up");
 
     // then
-    assert_eq!(inboxes.query(|v| v.inbox(&user("grace"))).value, vec![]);
-    assert_eq!(inboxes.query(|v| v.unread(&user("grace"))).value, 0);
-    assert_eq!(feed.query(|v| v.latest(10)).value, vec![]);
+    assert_eq!(
+        inboxes
+            .query(|v| v.inbox(&user("grace")))
+            .expect("a healthy read model answers")
+            .value,
+        vec![]
+    );
+    assert_eq!(
+        inboxes
+            .query(|v| v.unread(&user("grace")))
+            .expect("a healthy read model answers")
+            .value,
+        0
+    );
+    assert_eq!(
+        feed.query(|v| v.latest(10))
+            .expect("a healthy read model answers")
+            .value,
+        vec![]
+    );
 }
 
 #[test]
@@ -573,7 +768,13 @@ fn commands_from_many_threads_all_reach_the_read_model_at_dense_positions() {
     let mut sorted: Vec<u64> = positions.iter().map(|p| p.0).collect();
     sorted.sort_unstable();
     assert_eq!(sorted, (1..=100).collect::<Vec<u64>>());
-    assert_eq!(inboxes.query(|v| v.unread(&user("grace"))).value, 100);
+    assert_eq!(
+        inboxes
+            .query(|v| v.unread(&user("grace")))
+            .expect("a healthy read model answers")
+            .value,
+        100
+    );
 }
 
 #[test]
@@ -589,7 +790,7 @@ fn stopping_a_projection_joins_its_thread_even_while_paused_and_returns_its_read
     handle(&write, 2, send("ada", "grace", "two"));
 
     // when: stop returns only after the projector thread has ended
-    let model = inboxes.stop();
+    let model = inboxes.stop().expect("a healthy projector stops cleanly");
 
     // then: the read model as the paused projector left it
     assert_eq!(
@@ -708,7 +909,11 @@ fn replicas_started_at_different_times_converge_to_what_the_accepted_commands_im
         feed.wait_for(head, PATIENCE).expect("the feed catches up");
 
         // then: the replicas agree with each other and with the test's own count
-        let (early, paused, late) = (early.stop(), paused.stop(), late.stop());
+        let (early, paused, late) = (
+            early.stop().expect("a healthy projector stops cleanly"),
+            paused.stop().expect("a healthy projector stops cleanly"),
+            late.stop().expect("a healthy projector stops cleanly"),
+        );
         assert!(
             early == paused && paused == late,
             "seed {seed}: replicas differ"
@@ -744,7 +949,9 @@ fn replicas_started_at_different_times_converge_to_what_the_accepted_commands_im
             })
             .collect();
         assert_eq!(
-            feed.stop().latest(usize::MAX),
+            feed.stop()
+                .expect("a healthy projector stops cleanly")
+                .latest(usize::MAX),
             expected_feed,
             "seed {seed}, feed"
         );
@@ -800,7 +1007,10 @@ mod exercises {
             .wait_for(head, PATIENCE)
             .expect("the projection catches up");
         assert_eq!(rebuilt.as_of, head);
-        assert_eq!(rebuilt.value, followed.stop());
+        assert_eq!(
+            rebuilt.value,
+            followed.stop().expect("a healthy projector stops cleanly")
+        );
         assert_eq!(
             empty,
             Answer {
@@ -854,7 +1064,10 @@ mod exercises {
             vec![sent(4, "ada", "four", false)]
         );
         assert_eq!(by_hand.sent_by(&user("bob")), vec![]);
-        assert_eq!(followed.stop(), by_hand);
+        assert_eq!(
+            followed.stop().expect("a healthy projector stops cleanly"),
+            by_hand
+        );
     }
 
     #[test]
@@ -897,6 +1110,16 @@ mod exercises {
             SHORT,
             |model| model.inbox(&grace),
         );
+        let probe = start::<Probe>(&log);
+        let failed = handle_then_query(
+            &write,
+            &probe,
+            &message(2),
+            send("ada", "grace", "boom"),
+            Timestamp(4),
+            PATIENCE,
+            |model| model.counted,
+        );
 
         // then
         assert_eq!(
@@ -920,6 +1143,14 @@ mod exercises {
         assert_eq!(
             source,
             Some("timed out waiting for #2: the read model only reached #1".into())
+        );
+        let projector_failed = ReadError::ProjectorFailed {
+            reached: Position(2),
+            panic: "cannot count #3".to_string(),
+        };
+        assert_eq!(
+            failed,
+            Err(CommandQueryError::NotYetVisible(projector_failed))
         );
     }
 

@@ -74,7 +74,8 @@ impl ReadModel for SentFolders {
 pub enum CommandQueryError {
     /// The write side refused the command.
     Rejected(MessageError),
-    /// The command was recorded, but the read model did not show it in time.
+    /// The command was recorded, but the read model did not show it: it
+    /// did not catch up in time, or its projector failed.
     NotYetVisible(ReadError),
 }
 

@@ -5,9 +5,11 @@
 //! rule: it believes every event in the log, because the log only holds what
 //! was already decided.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -195,6 +197,9 @@ struct Shared<M> {
 struct Checkpointed<M> {
     position: Position,
     model: M,
+    /// Set, always to [`ReadError::ProjectorFailed`], if `apply` panicked: the
+    /// model may be half-updated, so from then on it answers nothing.
+    failed: Option<ReadError>,
 }
 
 /// A query's result, with the position of the last event the read model had
@@ -208,6 +213,7 @@ pub struct Answer<R> {
 }
 // ANCHOR_END: projection
 
+// ANCHOR: read_error
 /// Why a read could not be served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
@@ -218,11 +224,21 @@ pub enum ReadError {
         /// The position the read model had reached when the time was up.
         reached: Position,
     },
+    /// The read model's `apply` panicked: the projector thread has ended
+    /// and the read model answers no more queries.
+    ProjectorFailed {
+        /// The position of the last event it applied in full.
+        reached: Position,
+        /// What the panic said.
+        panic: String,
+    },
 }
+// ANCHOR_END: read_error
 
 // ANCHOR: project
 /// The projector thread's loop: wait for events after the checkpoint, apply
-/// a batch, tell the waiting queries, repeat until told to stop.
+/// a batch, tell the waiting queries, repeat until told to stop or until
+/// `apply` panics.
 fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
     let mut checkpoint = Position(0);
     loop {
@@ -234,7 +250,20 @@ fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
         }
         let mut state = lock(&shared.state);
         for recorded in &batch {
-            state.model.apply(recorded);
+            // Checked under the read model's lock before every event, so a
+            // batch already copied out of the log stops here too.
+            if shared.paused.load(SeqCst) {
+                break;
+            }
+            let applied = panic::catch_unwind(AssertUnwindSafe(|| state.model.apply(recorded)));
+            if let Err(panic) = applied {
+                // Marked before the lock is released: no query ever sees
+                // the half-applied event.
+                fail(&mut state, panic.as_ref());
+                drop(state);
+                shared.advanced.notify_all();
+                return;
+            }
             state.position = recorded.position;
         }
         checkpoint = state.position;
@@ -243,6 +272,20 @@ fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
     }
 }
 // ANCHOR_END: project
+
+/// Records that `apply` panicked after the checkpoint.
+fn fail<M>(state: &mut Checkpointed<M>, panic: &(dyn Any + Send)) {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string());
+    let reached = state.position;
+    state.failed.get_or_insert(ReadError::ProjectorFailed {
+        reached,
+        panic: message,
+    });
+}
 
 impl<M: ReadModel> Projection<M> {
     /// Starts a projection of an empty read model, with its projector thread,
@@ -269,12 +312,19 @@ impl<M: ReadModel> Projection<M> {
     // ANCHOR: query
     /// Runs `query` on the read model as it is now, which may be behind the
     /// log.
-    pub fn query<R>(&self, query: impl FnOnce(&M) -> R) -> Answer<R> {
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::ProjectorFailed`] if the read model's `apply` panicked.
+    pub fn query<R>(&self, query: impl FnOnce(&M) -> R) -> Result<Answer<R>, ReadError> {
         let state = lock(&self.shared.state);
-        Answer {
+        if let Some(failed) = &state.failed {
+            return Err(failed.clone());
+        }
+        Ok(Answer {
             as_of: state.position,
             value: query(&state.model),
-        }
+        })
     }
 
     /// Waits until the read model has applied every event up to `position`, for at
@@ -285,14 +335,20 @@ impl<M: ReadModel> Projection<M> {
     ///
     /// [`ReadError::Timeout`] if the read model is still behind `position` when the
     /// time is up, with the position it did reach.
+    /// [`ReadError::ProjectorFailed`] as soon as the read model's `apply`
+    /// panics, however much time is left.
     pub fn wait_for(&self, position: Position, timeout: Duration) -> Result<Position, ReadError> {
         let state = lock(&self.shared.state);
         let (state, _) = self
             .shared
             .advanced
-            .wait_timeout_while(state, timeout, |state| state.position < position)
+            .wait_timeout_while(state, timeout, |state| {
+                state.position < position && state.failed.is_none()
+            })
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.position >= position {
+        if let Some(failed) = &state.failed {
+            Err(failed.clone())
+        } else if state.position >= position {
             Ok(state.position)
         } else {
             Err(ReadError::Timeout {
@@ -304,16 +360,18 @@ impl<M: ReadModel> Projection<M> {
     // ANCHOR_END: query
 
     /// The checkpoint: the position of the last event the read model has
-    /// applied.
+    /// applied in full.
     pub fn position(&self) -> Position {
         lock(&self.shared.state).position
     }
 
     // ANCHOR: control
-    /// Holds the projector where it is: once `pause` returns, no event
-    /// appended afterwards reaches the read model until [`Projection::resume`].
-    /// It stands in for a slow or busy projector, so that a test or a demo
-    /// can make the read model lag on purpose instead of by luck.
+    /// Holds the read model where it is: the projector finishes the event it
+    /// is applying, if any, and applies no other until [`Projection::resume`],
+    /// not even one it has already read from the log. So from the first query
+    /// after `pause` returns, every query sees the same read model at the same
+    /// position. It stands in for a slow or busy projector, so that a test or
+    /// a demo can make the read model lag on purpose instead of by luck.
     pub fn pause(&self) {
         self.shared.paused.store(true, SeqCst);
     }
@@ -326,19 +384,31 @@ impl<M: ReadModel> Projection<M> {
 
     /// Stops the projector thread, waits for it to finish, and returns the
     /// read model as it was left.
-    pub fn stop(mut self) -> M {
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::ProjectorFailed`] if the read model's `apply` panicked;
+    /// the half-updated read model is dropped.
+    pub fn stop(mut self) -> Result<M, ReadError> {
         self.shut_down();
-        std::mem::take(&mut lock(&self.shared.state).model)
+        let mut state = lock(&self.shared.state);
+        match &state.failed {
+            Some(failed) => Err(failed.clone()),
+            None => Ok(std::mem::take(&mut state.model)),
+        }
     }
 
+    /// Dropping a projection calls this too, so a failure is not raised
+    /// there (a panic inside `drop` could abort the process); `stop` reports it.
     fn shut_down(&mut self) {
         self.shared.stopped.store(true, SeqCst);
         self.log.wake_followers();
         if let Some(projector) = self.projector.take() {
-            // A read model whose `apply` panicked has already reported it and left
-            // its last state readable; re-raising the panic here would panic
-            // inside `drop`.
-            let _ = projector.join();
+            // `project` catches the panics of `apply`, the only code in it
+            // that can panic; anything else is recorded, not discarded.
+            if let Err(panic) = projector.join() {
+                fail(&mut lock(&self.shared.state), panic.as_ref());
+            }
         }
     }
     // ANCHOR_END: control
@@ -360,6 +430,9 @@ impl fmt::Display for ReadError {
                 f,
                 "timed out waiting for {waited_for}: the read model only reached {reached}"
             ),
+            ReadError::ProjectorFailed { reached, panic } => {
+                write!(f, "the projector failed after {reached}: {panic}")
+            }
         }
     }
 }

@@ -115,7 +115,8 @@ impl ReadModel for SentFolders {
 pub enum CommandQueryError {
     /// The write side refused the command.
     Rejected(MessageError),
-    /// The command was recorded, but the read model did not show it in time.
+    /// The command was recorded, but the read model did not show it: it
+    /// did not catch up in time, or its projector failed.
     NotYetVisible(ReadError),
 }
 
@@ -167,7 +168,9 @@ pub fn handle_then_query<M: ReadModel, R>(
     projection
         .wait_for(position, timeout)
         .map_err(CommandQueryError::NotYetVisible)?;
-    Ok(projection.query(query))
+    projection
+        .query(query)
+        .map_err(CommandQueryError::NotYetVisible)
 }
 
 /// Exercise 5.4: answers from the first replica that is fresh enough, or
@@ -175,7 +178,8 @@ pub fn handle_then_query<M: ReadModel, R>(
 ///
 /// # Errors
 ///
-/// [`ReadError::Timeout`].
+/// [`ReadError::Timeout`], or [`ReadError::ProjectorFailed`] from the
+/// replica chosen.
 pub fn query_freshest<M: ReadModel, R>(
     replicas: &[&Projection<M>],
     at_least: Position,
@@ -185,7 +189,7 @@ pub fn query_freshest<M: ReadModel, R>(
     // A position read here can only be overtaken, never undone, so a replica
     // found fresh enough stays fresh enough for the query that follows.
     if let Some(fresh) = replicas.iter().find(|r| r.position() >= at_least) {
-        return Ok(fresh.query(query));
+        return fresh.query(query);
     }
     // `max_by_key` returns the *last* maximum; folding by hand keeps the
     // first, as the contract says. Waiting on one replica is the simple
@@ -206,5 +210,5 @@ pub fn query_freshest<M: ReadModel, R>(
         });
     };
     replica.wait_for(at_least, timeout)?;
-    Ok(replica.query(query))
+    replica.query(query)
 }
