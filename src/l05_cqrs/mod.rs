@@ -1,6 +1,6 @@
 //! Lesson 5 — CQRS: a write side and a read side that never meet.
 //!
-//! The command side ([`write`]) decides from each message's own history and
+//! The command side ([`write`](mod@write)) decides from each message's own history and
 //! appends events to a shared log. The query side ([`read`]) builds read
 //! models from that log, each kept up to date by a projection on its own
 //! thread: an inbox per user and a global feed, as many replicas as you like. The two sides share only
