@@ -1534,6 +1534,11 @@ mod exercises {
         // rounds or so on a two-core machine.
         const ROUNDS: usize = 1000;
         const TRANSFERS: usize = 8;
+        // A transfer on its own completes, before any thread is involved.
+        let (store, one, two) = two_accounts(100, 0);
+        let alone = settle_transfer(&store, &one, &two, Cents(10), &id("tx-0"), Timestamp(1));
+        assert_eq!(alone, Ok(Settlement::Completed));
+
         for round in 0..ROUNDS {
             // given: account-1 holds 1000; eight transfers of 10 go to eight
             // accounts that are not open yet
