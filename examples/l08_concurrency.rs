@@ -12,9 +12,9 @@ use std::io::Write;
 use std::sync::{Barrier, RwLock};
 
 use es_workbook::l08_concurrency::{
-    AccountCommand, AccountEvent, AccountState, Cents, CommandError, CommandId, Event, EventStore,
-    ExpectedVersion, Outcome, SharedStore, StreamId, Timestamp, decide, execute, find_overdraft,
-    load, transfer,
+    AccountCommand, AccountEvent, AccountState, Appended, Cents, CommandError, CommandId,
+    CommandKey, Event, EventStore, ExpectedVersion, Fingerprint, Outcome, SharedStore, StreamId,
+    Timestamp, decide, execute, find_overdraft, load, transfer,
 };
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -60,6 +60,12 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         "  the reply was lost, so the client sends {req} again: {}",
         outcome(again)
     )?;
+    let other = AccountCommand::WithdrawMoney {
+        amount: Cents(5_00),
+    };
+    if let Err(error) = execute(&store, &account, &req, &other, Timestamp(5)) {
+        writeln!(out, "  {req} sent again for withdraw 5.00: {error}")?;
+    }
     let greedy = AccountCommand::WithdrawMoney {
         amount: Cents(500_00),
     };
@@ -74,7 +80,10 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         .map_err(|_| CommandError::StorePoisoned)?
         .read_stream(&account)
     {
-        let by = recorded.command_id.as_ref().map_or("-", CommandId::as_str);
+        let by = recorded
+            .command
+            .as_ref()
+            .map_or("-".to_string(), CommandKey::to_string);
         writeln!(
             out,
             "    {} {:<22} by {by}",
@@ -105,6 +114,9 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
             "  {tx} (20.00 from {account} to {savings}) {attempt}: done"
         )?;
     }
+    if let Err(error) = transfer(&store, &account, &savings, Cents(50_00), &tx, Timestamp(7)) {
+        writeln!(out, "  {tx} sent again for 50.00: {error}")?;
+    }
     let nowhere = StreamId::new("account-9");
     let tx = CommandId::new("tx-2");
     if let Err(error) = transfer(&store, &account, &nowhere, Cents(10_00), &tx, Timestamp(8)) {
@@ -133,7 +145,10 @@ fn funded_account(account: &StreamId) -> Result<EventStore<AccountEvent>, Box<dy
     let funded = AccountEvent::MoneyDeposited {
         amount: Cents(100_00),
     };
-    let by = |id: &str| Some(CommandId::new(id));
+    let by = |id: &str| {
+        let key = CommandKey::Client(CommandId::new(id));
+        Some((key, Fingerprint::of(&id)))
+    };
     store.append(
         account,
         ExpectedVersion::NoStream,
@@ -165,8 +180,8 @@ fn two_tellers(
         ("B", "teller-b", Cents(60_00)),
     ];
     let mut decisions = Vec::new();
-    for (name, id, _) in tellers {
-        let loaded = load(store, account, &CommandId::new(id));
+    for (name, _, _) in tellers {
+        let loaded = load(store, account);
         writeln!(
             out,
             "  teller {name} loads {account}: {}, balance {}",
@@ -191,15 +206,11 @@ fn two_tellers(
     }
     for (((name, id, amount), loaded), decided) in tellers.iter().zip(&decisions).zip(events) {
         let expected = expect(loaded.version);
-        let command_id = CommandId::new(*id);
-        match store.append(
-            account,
-            expected,
-            decided,
-            Timestamp(2),
-            Some(command_id.clone()),
-        ) {
-            Ok(version) => writeln!(
+        let command = AccountCommand::WithdrawMoney { amount: *amount };
+        let key = CommandKey::Client(CommandId::new(*id));
+        let tag = Some((key, Fingerprint::of(&command)));
+        match store.append(account, expected, decided, Timestamp(2), tag) {
+            Ok(Appended::Now(version) | Appended::AlreadyApplied(version)) => writeln!(
                 out,
                 "  teller {name} appends expecting {expected}: ok, {account} is at {version}"
             )?,
@@ -208,14 +219,13 @@ fn two_tellers(
                     out,
                     "  teller {name} appends expecting {expected}: {conflict}"
                 )?;
-                let reloaded = load(store, account, &command_id);
+                let reloaded = load(store, account);
                 writeln!(
                     out,
                     "  teller {name} reloads {account}: {}, balance {}",
                     reloaded.version,
                     balance_in(&reloaded.state)
                 )?;
-                let command = AccountCommand::WithdrawMoney { amount: *amount };
                 match decide(&command, &reloaded.state) {
                     Err(rejection) => {
                         writeln!(out, "  teller {name} decides again: rejected, {rejection}")?
@@ -263,7 +273,7 @@ fn race(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         Timestamp(0),
     )?;
     let start = Barrier::new(THREADS as usize);
-    let acknowledged: BTreeMap<CommandId, i64> = std::thread::scope(|scope| {
+    let acknowledged: BTreeMap<CommandKey, i64> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..THREADS)
             .map(|thread| {
                 let (store, account, start) = (&store, &account, &start);
@@ -292,7 +302,7 @@ fn race(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
                         if let Ok(Outcome::Appended { .. }) =
                             execute(store, account, &id, &command, Timestamp(n))
                         {
-                            acked.insert(id, signed);
+                            acked.insert(CommandKey::Client(id), signed);
                         }
                     }
                     acked
@@ -311,7 +321,7 @@ fn race(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         .into_inner()
         .map_err(|_| CommandError::StorePoisoned)?;
     let history = store.read_stream(&account);
-    let stored: BTreeMap<CommandId, i64> = history
+    let stored: BTreeMap<CommandKey, i64> = history
         .iter()
         .filter_map(|recorded| {
             let signed = match recorded.event {
@@ -319,7 +329,7 @@ fn race(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
                 AccountEvent::MoneyWithdrawn { amount } => -(amount.0 as i64),
                 _ => return None,
             };
-            Some((recorded.command_id.clone()?, signed))
+            Some((recorded.command.clone()?, signed))
         })
         .collect();
     let dense = history
@@ -376,7 +386,7 @@ fn describe(event: &AccountEvent) -> String {
 }
 
 fn balance(store: &EventStore<AccountEvent>, account: &StreamId) -> Cents {
-    balance_in(&load(store, account, &CommandId::new("")).state)
+    balance_in(&load(store, account).state)
 }
 
 fn balance_in(state: &AccountState) -> Cents {

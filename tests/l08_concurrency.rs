@@ -10,14 +10,29 @@ use std::sync::{Barrier, RwLock};
 use pretty_assertions::assert_eq;
 
 use es_workbook::l08_concurrency::{
-    AccountCommand, AccountError, AccountEvent, AccountState, AppendError, Cents, CommandError,
-    CommandId, EventStore, ExpectedVersion, MAX_ATTEMPTS, Outcome, Overdraft, Position,
-    RecordedEvent, SharedStore, StreamId, Timestamp, TransferError, Version, decide, evolve,
-    execute, execute_with, find_overdraft, initial_state, load, transfer,
+    AccountCommand, AccountError, AccountEvent, AccountState, AppendError, Appended, Cents,
+    CommandError, CommandId, CommandKey, EventStore, ExpectedVersion, Fingerprint, Leg,
+    MAX_ATTEMPTS, Outcome, Overdraft, Position, RecordedEvent, SharedStore, StreamId, Timestamp,
+    TransferError, Version, decide, evolve, execute, execute_with, find_overdraft, initial_state,
+    load, transfer,
 };
 
 fn id(text: &str) -> CommandId {
     CommandId::new(text)
+}
+
+fn client(text: &str) -> CommandKey {
+    CommandKey::Client(id(text))
+}
+
+fn leg(transfer_id: &str, leg: Leg) -> CommandKey {
+    CommandKey::Transfer(id(transfer_id), leg)
+}
+
+/// The key and fingerprint an append records for a command that tests make
+/// up on the spot: the client's id, and the id itself as the fingerprint.
+fn tag(text: &str) -> Option<(CommandKey, Fingerprint)> {
+    Some((client(text), Fingerprint::of(&text)))
 }
 
 fn opened() -> AccountEvent {
@@ -61,7 +76,7 @@ fn account_holding(cents: u64) -> (EventStore<AccountEvent>, StreamId) {
             ExpectedVersion::NoStream,
             vec![opened(), deposited(cents)],
             Timestamp(0),
-            Some(id("setup")),
+            tag("setup"),
         )
         .expect("a fresh stream accepts NoStream");
     (store, account)
@@ -73,7 +88,7 @@ fn shared_account_holding(cents: u64) -> (SharedStore, StreamId) {
 }
 
 fn balance_of(store: &EventStore<AccountEvent>, stream: &StreamId) -> Cents {
-    match load(store, stream, &id("none")).state {
+    match load(store, stream).state {
         AccountState::Open { balance } => balance,
         other => panic!("{stream} is not open: {other:?}"),
     }
@@ -112,7 +127,7 @@ fn an_append_expecting_no_stream_succeeds_only_while_the_stream_is_empty() {
     );
 
     // then
-    assert_eq!(first, Ok(Version(1)));
+    assert_eq!(first, Ok(Appended::Now(Version(1))));
     assert_eq!(
         second,
         Err(AppendError::VersionConflict {
@@ -128,7 +143,7 @@ fn an_append_expecting_an_exact_version_succeeds_only_at_that_version() {
     let (mut store, account) = account_holding(100);
 
     // when
-    let results: Vec<Result<Version, AppendError>> = [0, 1, 3, 2, 2]
+    let results: Vec<Result<Appended, AppendError>> = [0, 1, 3, 2, 2]
         .into_iter()
         .map(|v| {
             store.append(
@@ -154,7 +169,7 @@ fn an_append_expecting_an_exact_version_succeeds_only_at_that_version() {
             conflict(0, 2),
             conflict(1, 2),
             conflict(3, 2),
-            Ok(Version(3)),
+            Ok(Appended::Now(Version(3))),
             conflict(2, 3),
         ]
     );
@@ -183,7 +198,10 @@ fn an_append_with_any_version_always_succeeds() {
     );
 
     // then
-    assert_eq!((existing, new), (Ok(Version(3)), Ok(Version(1))));
+    assert_eq!(
+        (existing, new),
+        (Ok(Appended::Now(Version(3))), Ok(Appended::Now(Version(1))))
+    );
 }
 
 #[test]
@@ -198,7 +216,7 @@ fn a_conflicting_append_changes_nothing() {
         ExpectedVersion::Exact(Version(1)),
         vec![withdrawn(10), withdrawn(20)],
         Timestamp(9),
-        Some(id("late")),
+        tag("late"),
     );
 
     // then
@@ -230,7 +248,7 @@ fn an_empty_append_still_checks_the_expected_version() {
     );
 
     // then
-    assert_eq!(right, Ok(Version(2)));
+    assert_eq!(right, Ok(Appended::Now(Version(2))));
     assert!(matches!(wrong, Err(AppendError::VersionConflict { .. })));
     assert_eq!(store.last_position(), Position(2));
 }
@@ -328,18 +346,21 @@ fn the_account_rules_are_checked_state_first_then_arguments_then_balance() {
 fn without_a_version_check_two_interleaved_withdrawals_overdraw_the_account() {
     // given: account-1 holds 100.00, and two tellers load it at the same time
     let (mut store, account) = account_holding(100_00);
-    let teller_a = load(&store, &account, &id("a"));
-    let teller_b = load(&store, &account, &id("b"));
+    let teller_a = load(&store, &account);
+    let teller_b = load(&store, &account);
 
     // when: each decides from what it loaded, and appends without a check
     let events_a = decide(&withdraw(70_00), &teller_a.state).expect("100.00 covers 70.00");
     let events_b = decide(&withdraw(60_00), &teller_b.state).expect("100.00 covers 60.00");
     let any = ExpectedVersion::Any;
-    let appended_a = store.append(&account, any, events_a, Timestamp(1), Some(id("a")));
-    let appended_b = store.append(&account, any, events_b, Timestamp(1), Some(id("b")));
+    let appended_a = store.append(&account, any, events_a, Timestamp(1), tag("a"));
+    let appended_b = store.append(&account, any, events_b, Timestamp(1), tag("b"));
 
     // then: both were accepted, and 130.00 left an account that held 100.00
-    assert_eq!((appended_a, appended_b), (Ok(Version(3)), Ok(Version(4))));
+    assert_eq!(
+        (appended_a, appended_b),
+        (Ok(Appended::Now(Version(3))), Ok(Appended::Now(Version(4))))
+    );
     assert_eq!(
         find_overdraft(&store.read_stream(&account)),
         Some(Overdraft {
@@ -354,33 +375,21 @@ fn without_a_version_check_two_interleaved_withdrawals_overdraw_the_account() {
 fn with_a_version_check_the_second_withdrawal_conflicts_and_is_rejected_on_retry() {
     // given: the same interleaving
     let (mut store, account) = account_holding(100_00);
-    let teller_a = load(&store, &account, &id("a"));
-    let teller_b = load(&store, &account, &id("b"));
+    let teller_a = load(&store, &account);
+    let teller_b = load(&store, &account);
     let events_a = decide(&withdraw(70_00), &teller_a.state).expect("100.00 covers 70.00");
     let events_b = decide(&withdraw(60_00), &teller_b.state).expect("100.00 covers 60.00");
 
     // when: each appends expecting the version it loaded
     let exact =
         |loaded: &es_workbook::l08_concurrency::Loaded| ExpectedVersion::Exact(loaded.version);
-    let appended_a = store.append(
-        &account,
-        exact(&teller_a),
-        events_a,
-        Timestamp(1),
-        Some(id("a")),
-    );
-    let appended_b = store.append(
-        &account,
-        exact(&teller_b),
-        events_b,
-        Timestamp(1),
-        Some(id("b")),
-    );
-    let reloaded_b = load(&store, &account, &id("b"));
+    let appended_a = store.append(&account, exact(&teller_a), events_a, Timestamp(1), tag("a"));
+    let appended_b = store.append(&account, exact(&teller_b), events_b, Timestamp(1), tag("b"));
+    let reloaded_b = load(&store, &account);
     let decided_again = decide(&withdraw(60_00), &reloaded_b.state);
 
     // then
-    assert_eq!(appended_a, Ok(Version(3)));
+    assert_eq!(appended_a, Ok(Appended::Now(Version(3))));
     assert_eq!(
         appended_b,
         Err(AppendError::VersionConflict {
@@ -451,8 +460,8 @@ fn an_uncontended_command_appends_on_the_first_attempt_and_records_its_id() {
     let store = store.into_inner().expect("no thread panicked");
     let last = store.read_stream(&account)[2].clone();
     assert_eq!(
-        (last.event, last.command_id, last.recorded_at),
-        (withdrawn(40), Some(id("req-1")), Timestamp(5))
+        (last.event, last.command, last.recorded_at),
+        (withdrawn(40), Some(client("req-1")), Timestamp(5))
     );
 }
 
@@ -464,23 +473,31 @@ fn a_conflict_is_retried_with_a_fresh_decision_which_may_reject() {
     let mut seen = Vec::new();
 
     // when
-    let outcome = execute_with(&store, &account, &id("b"), Timestamp(1), |state| {
-        seen.push(*state);
-        if seen.len() == 1 {
-            store
-                .write()
-                .expect("not poisoned")
-                .append(
-                    &account,
-                    ExpectedVersion::Any,
-                    vec![withdrawn(70_00)],
-                    Timestamp(1),
-                    Some(id("a")),
-                )
-                .expect("Any never conflicts");
-        }
-        decide(&withdraw(60_00), state)
-    });
+    let (key, fingerprint) = tag("b").expect("a tag");
+    let outcome = execute_with(
+        &store,
+        &account,
+        &key,
+        &fingerprint,
+        Timestamp(1),
+        |state| {
+            seen.push(*state);
+            if seen.len() == 1 {
+                store
+                    .write()
+                    .expect("not poisoned")
+                    .append(
+                        &account,
+                        ExpectedVersion::Any,
+                        vec![withdrawn(70_00)],
+                        Timestamp(1),
+                        tag("a"),
+                    )
+                    .expect("Any never conflicts");
+            }
+            decide(&withdraw(60_00), state)
+        },
+    );
 
     // then: the first decision was never appended; the second saw 30.00
     assert_eq!(
@@ -508,21 +525,29 @@ fn a_command_that_conflicts_on_every_attempt_gives_up_after_max_attempts() {
     let mut decisions = 0;
 
     // when
-    let outcome = execute_with(&store, &account, &id("unlucky"), Timestamp(1), |state| {
-        decisions += 1;
-        store
-            .write()
-            .expect("not poisoned")
-            .append(
-                &account,
-                ExpectedVersion::Any,
-                vec![deposited(1)],
-                Timestamp(1),
-                Some(id(&format!("other-{decisions}"))),
-            )
-            .expect("Any never conflicts");
-        decide(&withdraw(10), state)
-    });
+    let (key, fingerprint) = tag("unlucky").expect("a tag");
+    let outcome = execute_with(
+        &store,
+        &account,
+        &key,
+        &fingerprint,
+        Timestamp(1),
+        |state| {
+            decisions += 1;
+            store
+                .write()
+                .expect("not poisoned")
+                .append(
+                    &account,
+                    ExpectedVersion::Any,
+                    vec![deposited(1)],
+                    Timestamp(1),
+                    tag(&format!("other-{decisions}")),
+                )
+                .expect("Any never conflicts");
+            decide(&withdraw(10), state)
+        },
+    );
 
     // then
     assert_eq!(
@@ -536,7 +561,7 @@ fn a_command_that_conflicts_on_every_attempt_gives_up_after_max_attempts() {
     let ours = store
         .read_stream(&account)
         .iter()
-        .filter(|r| r.command_id == Some(id("unlucky")))
+        .filter(|r| r.command == Some(client("unlucky")))
         .count();
     assert_eq!(ours, 0);
     assert_eq!(
@@ -613,43 +638,38 @@ fn a_duplicate_is_recognised_even_where_the_command_would_now_be_rejected() {
 }
 
 #[test]
-fn two_copies_of_one_command_interleaved_append_once_with_exact_but_twice_with_any() {
-    for (expected_of, appended_events) in [
-        (
-            (|loaded: Version| ExpectedVersion::Exact(loaded)) as fn(Version) -> ExpectedVersion,
-            1,
-        ),
-        (|_| ExpectedVersion::Any, 2),
+fn two_copies_of_one_command_interleaved_append_once_whatever_the_expected_version() {
+    for expected_of in [
+        (|loaded: Version| ExpectedVersion::Exact(loaded)) as fn(Version) -> ExpectedVersion,
+        |_| ExpectedVersion::Any,
     ] {
         // given: both copies load before either appends, so neither sees the other
         let (mut store, account) = account_holding(100);
-        let copy_1 = load(&store, &account, &id("req-1"));
-        let copy_2 = load(&store, &account, &id("req-1"));
-        assert_eq!(
-            (copy_1.already_applied, copy_2.already_applied),
-            (None, None)
-        );
+        let (key, fingerprint) = (client("req-1"), Fingerprint::of(&deposit(25)));
+        let copies = [load(&store, &account), load(&store, &account)];
 
         // when
-        for copy in [&copy_1, &copy_2] {
-            let events = decide(&deposit(25), &copy.state).expect("deposits are accepted");
-            let appended = store.append(
-                &account,
-                expected_of(copy.version),
-                events,
-                Timestamp(1),
-                Some(id("req-1")),
-            );
-            if appended.is_err() {
-                // what execute does next: reload, and find the first copy's event
-                let reloaded = load(&store, &account, &id("req-1"));
-                assert_eq!(reloaded.already_applied, Some(Version(3)));
-            }
-        }
+        let appended: Vec<Result<Appended, AppendError>> = copies
+            .iter()
+            .map(|copy| {
+                let events = decide(&deposit(25), &copy.state).expect("deposits are accepted");
+                let command = Some((key.clone(), fingerprint.clone()));
+                let expected = expected_of(copy.version);
+                store.append(&account, expected, events, Timestamp(1), command)
+            })
+            .collect();
 
-        // then
-        let appended = store.read_stream(&account).len() - 2;
-        assert_eq!(appended, appended_events, "{:?}", expected_of(Version(2)));
+        // then: the store's index, checked inside the append, stops the second copy
+        let expected = expected_of(Version(2));
+        assert_eq!(
+            appended,
+            vec![
+                Ok(Appended::Now(Version(3))),
+                Ok(Appended::AlreadyApplied(Version(3)))
+            ],
+            "{expected:?}"
+        );
+        assert_eq!(balance_of(&store, &account), Cents(125), "{expected:?}");
     }
 }
 
@@ -681,26 +701,40 @@ fn a_rejected_command_is_not_remembered_and_may_succeed_when_sent_again() {
 }
 
 #[test]
-fn the_same_command_id_on_another_stream_is_a_different_command() {
-    // given
-    let (store, one) = shared_account_holding(100);
-    let two = StreamId::new("account-2");
-    let open = AccountCommand::OpenAccount {
-        owner: "Grace".into(),
-        email: "grace@example.com".into(),
-    };
-    execute(&store, &two, &id("open-2"), &open, Timestamp(0)).expect("a new account opens");
+fn a_command_id_reused_for_a_different_command_is_refused() {
+    // given: req-1 deposited 25
+    let (store, account) = shared_account_holding(100);
+    execute(&store, &account, &id("req-1"), &deposit(25), Timestamp(1))
+        .expect("deposits are accepted");
+
+    // when: the client sends another command under the same id
+    let reused = execute(&store, &account, &id("req-1"), &withdraw(10), Timestamp(2));
+
+    // then: refused, not silently dropped as "already applied"
+    assert_eq!(
+        reused,
+        Err(CommandError::IdempotencyKeyReused {
+            key: client("req-1")
+        })
+    );
+    let store = store.into_inner().expect("no thread panicked");
+    assert_eq!(balance_of(&store, &account), Cents(125));
+}
+
+#[test]
+fn the_same_command_id_on_another_stream_is_refused() {
+    // given: req-1 deposited 5 into account-1
+    let (store, one, two) = two_accounts(100, 0);
     execute(&store, &one, &id("req-1"), &deposit(5), Timestamp(1)).expect("deposits are accepted");
 
-    // when
+    // when: the same command, under the same id, is sent to account-2
     let on_two = execute(&store, &two, &id("req-1"), &deposit(5), Timestamp(2));
 
-    // then
+    // then: a key is bound to its stream as well as to its command
     assert_eq!(
         on_two,
-        Ok(Outcome::Appended {
-            version: Version(2),
-            attempts: 1
+        Err(CommandError::IdempotencyKeyReused {
+            key: client("req-1")
         })
     );
 }
@@ -793,16 +827,121 @@ fn a_transfer_from_an_account_to_itself_records_both_legs() {
 
     // then: distinct leg ids, so the deposit is not taken for a duplicate
     let store = store.into_inner().expect("no thread panicked");
-    let legs: Vec<(AccountEvent, Option<CommandId>)> = store.read_stream(&one)[2..]
+    let legs: Vec<(AccountEvent, Option<CommandKey>)> = store.read_stream(&one)[2..]
         .iter()
-        .map(|r| (r.event.clone(), r.command_id.clone()))
+        .map(|r| (r.event.clone(), r.command.clone()))
         .collect();
     assert_eq!(
         legs,
         vec![
-            (withdrawn(40), Some(id("tx-1/withdraw"))),
-            (deposited(40), Some(id("tx-1/deposit"))),
+            (withdrawn(40), Some(leg("tx-1", Leg::Withdraw))),
+            (deposited(40), Some(leg("tx-1", Leg::Deposit))),
         ]
+    );
+}
+
+/// The money in `accounts`, added up.
+fn money_in(store: &SharedStore, accounts: &[&StreamId]) -> u64 {
+    let store = store.read().expect("not poisoned");
+    accounts
+        .iter()
+        .map(|account| match load(&store, account).state {
+            AccountState::Open { balance } => balance.0,
+            AccountState::NotOpened | AccountState::Closed => 0,
+        })
+        .sum()
+}
+
+/// Three open accounts holding 100 each.
+fn three_accounts() -> (SharedStore, [StreamId; 3]) {
+    let (store, one, two) = two_accounts(100, 100);
+    let three = StreamId::new("account-3");
+    let open = AccountCommand::OpenAccount {
+        owner: "Edsger".into(),
+        email: "edsger@example.com".into(),
+    };
+    execute(&store, &three, &id("open-3"), &open, Timestamp(0)).expect("a new account opens");
+    execute(&store, &three, &id("fund-3"), &deposit(100), Timestamp(0))
+        .expect("deposits are accepted");
+    (store, [one, two, three])
+}
+
+#[test]
+fn a_transfer_id_reused_for_another_transfer_is_refused_and_money_is_conserved() {
+    let tx = || id("tx-1");
+    for (from, to, cents, what) in [
+        (0, 2, 30, "target"),
+        (2, 1, 30, "source"),
+        (0, 1, 50, "amount"),
+    ] {
+        // given: tx-1 moved 30 from account-1 to account-2
+        let (store, accounts) = three_accounts();
+        let [one, two, _] = &accounts;
+        transfer(&store, one, two, Cents(30), &tx(), Timestamp(1)).expect("100 covers 30");
+
+        // when: tx-1 is sent again with another target, source or amount
+        let (from, to) = (&accounts[from], &accounts[to]);
+        let reused = transfer(&store, from, to, Cents(cents), &tx(), Timestamp(2));
+
+        // then: refused at the first leg, and nothing else moved
+        assert_eq!(
+            reused,
+            Err(TransferError::NotWithdrawn(
+                CommandError::IdempotencyKeyReused {
+                    key: leg("tx-1", Leg::Withdraw)
+                }
+            )),
+            "another {what}"
+        );
+        let balances: Vec<u64> = accounts.iter().map(|a| money_in(&store, &[a])).collect();
+        assert_eq!(balances, vec![70, 130, 100], "another {what}");
+    }
+}
+
+#[test]
+fn an_in_flight_transfer_id_reused_for_another_target_is_refused() {
+    // given: tx-1's 30 left account-1 for account-9, which was never opened
+    let (store, one, two) = two_accounts(100, 0);
+    let nowhere = StreamId::new("account-9");
+    let first = transfer(&store, &one, &nowhere, Cents(30), &id("tx-1"), Timestamp(1));
+    assert!(matches!(first, Err(TransferError::NotDeposited(_))));
+
+    // when: tx-1 is sent again to account-2
+    let reused = transfer(&store, &one, &two, Cents(30), &id("tx-1"), Timestamp(2));
+
+    // then: the id stays bound to account-9, and the money stays in flight
+    assert_eq!(
+        reused,
+        Err(TransferError::NotWithdrawn(
+            CommandError::IdempotencyKeyReused {
+                key: leg("tx-1", Leg::Withdraw)
+            }
+        ))
+    );
+    assert_eq!(money_in(&store, &[&one, &two]), 70);
+}
+
+#[test]
+fn a_client_id_spelled_like_a_transfer_leg_does_not_skip_the_transfers_withdrawal() {
+    // given: a client withdrew 30 under the id "tx-9/withdraw"
+    let (store, one, two) = two_accounts(100, 0);
+    execute(
+        &store,
+        &one,
+        &id("tx-9/withdraw"),
+        &withdraw(30),
+        Timestamp(1),
+    )
+    .expect("100 covers 30");
+
+    // when: transfer tx-9 moves 30
+    let moved = transfer(&store, &one, &two, Cents(30), &id("tx-9"), Timestamp(2));
+
+    // then: the transfer withdrew its own 30; no money was created
+    assert_eq!(moved, Ok(()));
+    assert_eq!(
+        (money_in(&store, &[&one]), money_in(&store, &[&two])),
+        (40, 30)
     );
 }
 
@@ -835,8 +974,8 @@ const SEED: u64 = 0x5EED_0008;
 /// What one thread saw acknowledged.
 #[derive(Default)]
 struct Acknowledged {
-    /// Every event the thread was told is stored, by stream and command id.
-    events: BTreeMap<(StreamId, CommandId), AccountEvent>,
+    /// Every event the thread was told is stored, by stream and command key.
+    events: BTreeMap<(StreamId, CommandKey), AccountEvent>,
     deposited: u64,
     withdrawn: u64,
     conflicts: u64,
@@ -856,10 +995,18 @@ fn execute_slowly(
     command: &AccountCommand,
     at: Timestamp,
 ) -> Result<Outcome, CommandError> {
-    execute_with(store, stream, command_id, at, |state| {
-        std::thread::yield_now();
-        decide(command, state)
-    })
+    let key = CommandKey::Client(command_id.clone());
+    execute_with(
+        store,
+        stream,
+        &key,
+        &Fingerprint::of(command),
+        at,
+        |state| {
+            std::thread::yield_now();
+            decide(command, state)
+        },
+    )
 }
 
 fn race_worker(
@@ -882,7 +1029,8 @@ fn race_worker(
                 let (account, cents) = (pick(&mut rng), 1 + rng.below(50_00));
                 match execute_slowly(store, &account, &command_id, &deposit(cents), at) {
                     Ok(Outcome::Appended { attempts, .. }) => {
-                        acked.events.insert((account, command_id), deposited(cents));
+                        let key = CommandKey::Client(command_id);
+                        acked.events.insert((account, key), deposited(cents));
                         acked.deposited += cents;
                         acked.conflicts += u64::from(attempts - 1);
                     }
@@ -894,9 +1042,10 @@ fn race_worker(
                 let (account, cents) = (pick(&mut rng), 1 + rng.below(80_00));
                 match execute_slowly(store, &account, &command_id, &withdraw(cents), at) {
                     Ok(Outcome::Appended { version, attempts }) => {
+                        let key = CommandKey::Client(command_id.clone());
                         acked
                             .events
-                            .insert((account.clone(), command_id.clone()), withdrawn(cents));
+                            .insert((account.clone(), key), withdrawn(cents));
                         acked.withdrawn += cents;
                         acked.conflicts += u64::from(attempts - 1);
                         last_withdrawal = Some((account, command_id, cents, version));
@@ -919,11 +1068,13 @@ fn race_worker(
                 }
                 match result {
                     Ok(()) => {
-                        let leg = |suffix: &str| id(&format!("{command_id}/{suffix}"));
+                        let leg = |leg| CommandKey::Transfer(command_id.clone(), leg);
                         acked
                             .events
-                            .insert((from, leg("withdraw")), withdrawn(cents));
-                        acked.events.insert((to, leg("deposit")), deposited(cents));
+                            .insert((from, leg(Leg::Withdraw)), withdrawn(cents));
+                        acked
+                            .events
+                            .insert((to, leg(Leg::Deposit)), deposited(cents));
                     }
                     Err(TransferError::NotWithdrawn(
                         CommandError::Rejected(_) | CommandError::TooManyConflicts { .. },
@@ -956,22 +1107,22 @@ fn a_race_of_eight_threads_loses_no_acknowledged_event_and_never_overdraws() {
         .map(|n| StreamId::new(format!("account-{n}")))
         .collect();
     let store = SharedStore::default();
-    let mut acknowledged: BTreeMap<(StreamId, CommandId), AccountEvent> = BTreeMap::new();
+    let mut acknowledged: BTreeMap<(StreamId, CommandKey), AccountEvent> = BTreeMap::new();
     for account in &accounts {
         let open = AccountCommand::OpenAccount {
             owner: "Ada".into(),
             email: "ada@example.com".into(),
         };
         for (command_id, command, event) in [
-            (id("open"), open, opened()),
+            (id(&format!("open-{account}")), open, opened()),
             (
-                id("fund"),
+                id(&format!("fund-{account}")),
                 deposit(OPENING_BALANCE),
                 deposited(OPENING_BALANCE),
             ),
         ] {
             execute(&store, account, &command_id, &command, Timestamp(0)).expect("setup");
-            acknowledged.insert((account.clone(), command_id), event);
+            acknowledged.insert((account.clone(), CommandKey::Client(command_id)), event);
         }
     }
 
@@ -1000,14 +1151,14 @@ fn a_race_of_eight_threads_loses_no_acknowledged_event_and_never_overdraws() {
         total_out += report.withdrawn;
     }
     // Every acknowledged event is stored exactly once, and nothing else is.
-    let mut stored: BTreeMap<(StreamId, CommandId), AccountEvent> = BTreeMap::new();
+    let mut stored: BTreeMap<(StreamId, CommandKey), AccountEvent> = BTreeMap::new();
     for recorded in store.read_all(Position(0)) {
         let key = (
             recorded.stream.clone(),
             recorded
-                .command_id
+                .command
                 .clone()
-                .expect("every event has a command id"),
+                .expect("every event has a command key"),
         );
         let earlier = stored.insert(key, recorded.event.clone());
         assert_eq!(
@@ -1106,6 +1257,13 @@ fn errors_read_as_lowercase_phrases() {
         CommandError::TooManyConflicts { attempts: 5 }.to_string(),
         "gave up after 5 conflicting attempts"
     );
+    assert_eq!(
+        CommandError::IdempotencyKeyReused {
+            key: leg("tx-1", Leg::Withdraw)
+        }
+        .to_string(),
+        "the key tx-1 (withdrawal leg) was already used for another command"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1126,21 +1284,53 @@ mod exercises {
         ignore = "exercise 8.1: withdraw up to a limit"
     )]
     fn exercise_8_1_withdrawing_up_to_a_limit_decides_the_amount_on_every_attempt() {
-        // given
+        // given: 50.00 in the account. Asked for the limit, the limit service
+        // says 40.00; while it is asked the first time, a teller withdraws
+        // 30.00, which uses 30.00 of the limit too, so it says 10.00 after.
         let (store, account) = shared_account_holding(50_00);
+        let mut lookups = 0;
+        let limit = || {
+            lookups += 1;
+            if lookups > 1 {
+                return Cents(10_00);
+            }
+            store
+                .try_write()
+                .expect("the limit is looked up while the store is not locked")
+                .append(
+                    &account,
+                    ExpectedVersion::Any,
+                    vec![withdrawn(30_00)],
+                    Timestamp(1),
+                    tag("teller"),
+                )
+                .expect("Any never conflicts");
+            Cents(40_00)
+        };
 
         // when
-        let first = withdraw_up_to(&store, &account, &id("w-1"), Cents(30_00), Timestamp(1));
-        let second = withdraw_up_to(&store, &account, &id("w-2"), Cents(30_00), Timestamp(2));
-        let repeat = withdraw_up_to(&store, &account, &id("w-1"), Cents(30_00), Timestamp(3));
-        let empty = withdraw_up_to(&store, &account, &id("w-3"), Cents(30_00), Timestamp(4));
+        let first = withdraw_up_to(&store, &account, &id("w-1"), limit, Timestamp(1));
+
+        // then: 40.00 was decided from a balance that no longer existed, so it
+        // was never appended; the second attempt saw 20.00 and a limit of 10.00
+        assert_eq!(
+            first,
+            Ok(Cents(10_00)),
+            "the amount is decided on every attempt"
+        );
+        assert_eq!(lookups, 2, "the limit is looked up on every attempt");
+
+        // and when the account is drained, repeated and empty
+        let fixed = || Cents(30_00);
+        let second = withdraw_up_to(&store, &account, &id("w-2"), fixed, Timestamp(2));
+        let repeat = withdraw_up_to(&store, &account, &id("w-1"), fixed, Timestamp(3));
+        let empty = withdraw_up_to(&store, &account, &id("w-3"), fixed, Timestamp(4));
 
         // then
-        assert_eq!(first, Ok(Cents(30_00)));
-        assert_eq!(second, Ok(Cents(20_00)));
+        assert_eq!(second, Ok(Cents(10_00)));
         assert_eq!(
             repeat,
-            Ok(Cents(30_00)),
+            Ok(Cents(10_00)),
             "a duplicate reports the first amount"
         );
         assert_eq!(
@@ -1149,6 +1339,11 @@ mod exercises {
                 balance: Cents(0),
                 requested: Cents(30_00),
             }))
+        );
+        let store = store.into_inner().expect("no thread panicked");
+        assert_eq!(
+            events_of(&store, &account)[2..],
+            [withdrawn(30_00), withdrawn(10_00), withdrawn(10_00)]
         );
 
         // and under a race, the amounts add up to exactly what was there
@@ -1166,7 +1361,7 @@ mod exercises {
                                     store,
                                     account,
                                     &command_id,
-                                    Cents(7_00),
+                                    || Cents(7_00),
                                     Timestamp(n),
                                 ) {
                                     Err(CommandError::TooManyConflicts { .. }) => continue,
@@ -1326,5 +1521,94 @@ mod exercises {
             events_of(&store, &one)[2..],
             [withdrawn(10), withdrawn(30), deposited(30)]
         );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 8.4: settle a transfer with a refund"
+    )]
+    fn exercise_8_4_overlapping_retries_settle_every_transfer_one_way_only() {
+        // Each round gives the retries a few chances to overlap; a solution
+        // that checks and then acts gets caught within the first hundred
+        // rounds or so on a two-core machine.
+        const ROUNDS: usize = 1000;
+        const TRANSFERS: usize = 8;
+        // A transfer on its own completes, before any thread is involved.
+        let (store, one, two) = two_accounts(100, 0);
+        let alone = settle_transfer(&store, &one, &two, Cents(10), &id("tx-0"), Timestamp(1));
+        assert_eq!(alone, Ok(Settlement::Completed));
+
+        for round in 0..ROUNDS {
+            // given: account-1 holds 1000; eight transfers of 10 go to eight
+            // accounts that are not open yet
+            let (store, one) = shared_account_holding(1000);
+            let targets: Vec<StreamId> = (0..TRANSFERS)
+                .map(|n| StreamId::new(format!("target-{n}")))
+                .collect();
+            let settle = |n: usize| loop {
+                let tx = id(&format!("tx-{n}"));
+                match settle_transfer(&store, &one, &targets[n], Cents(10), &tx, Timestamp(1)) {
+                    // Contention is not a failure: the client tries again.
+                    Err(
+                        TransferError::NotWithdrawn(CommandError::TooManyConflicts { .. })
+                        | TransferError::NotDeposited(CommandError::TooManyConflicts { .. }),
+                    ) => continue,
+                    answer => break answer,
+                }
+            };
+            let start = Barrier::new(3);
+
+            // when: two clients send every transfer at once, while a third
+            // thread opens the targets one after the other
+            let answers: Vec<Vec<Result<Settlement, TransferError>>> =
+                std::thread::scope(|scope| {
+                    let clients: Vec<_> = (0..2)
+                        .map(|_| {
+                            scope.spawn(|| {
+                                start.wait();
+                                (0..TRANSFERS).map(settle).collect::<Vec<_>>()
+                            })
+                        })
+                        .collect();
+                    scope.spawn(|| {
+                        start.wait();
+                        for target in &targets {
+                            let open = AccountCommand::OpenAccount {
+                                owner: "Late".into(),
+                                email: "late@example.com".into(),
+                            };
+                            let open_id = id(&format!("open-{target}"));
+                            execute(&store, target, &open_id, &open, Timestamp(1))
+                                .expect("a new account opens");
+                        }
+                    });
+                    clients
+                        .into_iter()
+                        .map(|client| client.join().expect("a client panicked"))
+                        .collect()
+                });
+
+            // then: each transfer either arrived or was paid back, never both;
+            // every client, and a late retry, were told which
+            let late: Vec<_> = (0..TRANSFERS).map(settle).collect();
+            let store = store.into_inner().expect("no thread panicked");
+            let arrived: Vec<u64> = targets.iter().map(|t| balance_of(&store, t).0).collect();
+            assert_eq!(
+                balance_of(&store, &one).0 + arrived.iter().sum::<u64>(),
+                1000,
+                "round {round}: money not conserved"
+            );
+            for (n, arrived) in arrived.into_iter().enumerate() {
+                let settled = match arrived {
+                    10 => Settlement::Completed,
+                    0 => Settlement::Refunded,
+                    other => panic!("round {round}: tx-{n} put {other} into target-{n}"),
+                };
+                for told in [&answers[0][n], &answers[1][n], &late[n]] {
+                    assert_eq!(told, &Ok(settled.clone()), "round {round}: tx-{n}");
+                }
+            }
+        }
     }
 }

@@ -576,6 +576,32 @@ fn execute_snapshots_by_policy_and_a_rejected_command_appends_and_snapshots_noth
 }
 
 #[test]
+fn a_repeated_command_is_recognised_after_a_snapshot() {
+    use es_workbook::l09_snapshots::{CommandId, Executed};
+
+    // given: req-2 deposited 5.00, then a snapshot was taken above it
+    let mut repo = AccountRepository::new(SnapshotPolicy::Every(2));
+    let stream = StreamId::new("account-1");
+    let (open_id, req) = (CommandId::new("req-1"), CommandId::new("req-2"));
+    repo.execute_once(&stream, &open_id, &open(), Timestamp(1))
+        .expect("a new account opens");
+    let first = repo.execute_once(&stream, &req, &deposit(500), Timestamp(2));
+    assert_eq!(repo.load(&stream).snapshot, SnapshotUse::Used(Version(2)));
+
+    // when: the client, which lost the reply, sends req-2 again, and then
+    // reuses it for another command
+    let again = repo.execute_once(&stream, &req, &deposit(500), Timestamp(3));
+    let reused = repo.execute_once(&stream, &req, &withdraw(100), Timestamp(4));
+
+    // then: the repeat is recognised although the load read no event, and
+    // the reuse is refused
+    assert_eq!(first, Ok(Executed::Appended(Version(2))));
+    assert_eq!(again, Ok(Executed::AlreadyApplied(Version(2))));
+    assert_eq!(reused, Err(CommandError::CommandIdReused { id: req }));
+    assert_eq!(repo.replay(&stream).state, open_with(500));
+}
+
+#[test]
 fn reading_after_a_version_returns_exactly_the_later_events_of_that_stream_only() {
     // given: two streams whose appends interleave
     let (mut repo, one) = ten_event_account(SnapshotPolicy::Never);

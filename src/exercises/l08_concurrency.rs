@@ -6,14 +6,16 @@
 use std::fmt;
 
 use crate::l08_concurrency::{
-    AccountEvent, Cents, CommandError, CommandId, Event, EventStore, SharedStore, StreamId,
-    Timestamp, TransferError, Version,
+    AccountEvent, Cents, CommandError, CommandId, CommandKey, Event, EventStore, Fingerprint, Leg,
+    SharedStore, StreamId, Timestamp, TransferError, Version,
 };
 
-/// Exercise 8.1: withdraws as much as the account holds, up to `limit`, and
-/// returns the amount withdrawn. An empty account refuses with
-/// `InsufficientFunds`. If `command_id` already took effect on `stream`, it
-/// withdraws nothing and returns the amount that earlier execution withdrew.
+/// Exercise 8.1: withdraws as much as the account holds, up to the limit
+/// that `limit()` looks up (what the customer may still take today; another
+/// service knows it, and it may change at any time), and returns the amount
+/// withdrawn. An empty account refuses with `InsufficientFunds`. If
+/// `command_id` already took effect on `stream`, it withdraws nothing and
+/// returns the amount that earlier execution withdrew.
 ///
 /// # Errors
 ///
@@ -22,12 +24,14 @@ pub fn withdraw_up_to(
     store: &SharedStore,
     stream: &StreamId,
     command_id: &CommandId,
-    limit: Cents,
+    limit: impl FnMut() -> Cents,
     recorded_at: Timestamp,
 ) -> Result<Cents, CommandError> {
-    // TODO: use `execute_with` and work the amount out from the state it
-    // passes you, on every attempt.
+    // TODO: use `execute_with` with the client's key and a fingerprint of
+    // your choice, and work the amount out from the state it passes you, on
+    // every attempt.
     let _ = (store, stream, command_id, limit, recorded_at);
+    let _key_and_fingerprint: Option<(CommandKey, Fingerprint)> = None;
     todo!("exercise 8.1: withdraw up to a limit")
 }
 
@@ -124,9 +128,9 @@ pub enum Settlement {
 }
 
 /// Exercise 8.4: moves `amount` like `transfer`, but when the destination
-/// refuses the deposit, pays the money back into the source (command id
-/// `<transfer_id>/refund`). Retrying with the same `transfer_id` never moves
-/// money twice, whatever happened to the accounts in between.
+/// refuses the deposit, pays the money back into the source. Retrying with
+/// the same `transfer_id` never moves money twice, whatever happened to the
+/// accounts in between, even when two retries run at the same time.
 ///
 /// # Errors
 ///
@@ -141,8 +145,17 @@ pub fn settle_transfer(
     transfer_id: &CommandId,
     recorded_at: Timestamp,
 ) -> Result<Settlement, TransferError> {
-    // TODO: withdraw, deposit, and refund when the deposit is rejected. Find
-    // out first whether an earlier attempt already refunded.
-    let _ = (store, from, to, amount, transfer_id, recorded_at);
+    // TODO: withdraw, deposit, and refund when the deposit is rejected.
+    // Whether the money went forward or back must be decided once, by the
+    // store, not by a check followed by an append.
+    let _ = (
+        store,
+        from,
+        to,
+        amount,
+        transfer_id,
+        recorded_at,
+        Leg::Deposit,
+    );
     todo!("exercise 8.4: settle a transfer with a refund")
 }

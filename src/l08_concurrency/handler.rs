@@ -8,8 +8,8 @@ use super::account::{
     AccountCommand, AccountError, AccountEvent, AccountState, Cents, decide, evolve, initial_state,
 };
 use super::store::{
-    AppendError, CommandId, EventStore, ExpectedVersion, RecordedEvent, StreamId, Timestamp,
-    Version,
+    AppendError, Appended, CommandId, CommandKey, EventStore, ExpectedVersion, Fingerprint, Leg,
+    RecordedEvent, StreamId, Timestamp, Version,
 };
 
 /// The store as threads share it. Loads take the read lock; each
@@ -29,25 +29,17 @@ pub struct Loaded {
     /// The stream's version when it was read: the version to expect when
     /// appending what was decided from `state`.
     pub version: Version,
-    /// If the command being handled already took effect on this stream, the
-    /// version of the last event it recorded.
-    pub already_applied: Option<Version>,
 }
 
-/// Folds `stream` into its state and version, and looks for events already
-/// recorded by `command_id`.
-pub fn load(store: &EventStore<AccountEvent>, stream: &StreamId, command_id: &CommandId) -> Loaded {
+/// Folds `stream` into its state and version.
+pub fn load(store: &EventStore<AccountEvent>, stream: &StreamId) -> Loaded {
     let mut loaded = Loaded {
         state: initial_state(),
         version: Version(0),
-        already_applied: None,
     };
     for recorded in store.read_stream(stream) {
         loaded.state = evolve(loaded.state, &recorded.event);
         loaded.version = recorded.version;
-        if recorded.command_id.as_ref() == Some(command_id) {
-            loaded.already_applied = Some(recorded.version);
-        }
     }
     loaded
 }
@@ -64,10 +56,10 @@ pub enum Outcome {
         /// How many times the command was decided.
         attempts: u32,
     },
-    /// The same command id had already taken effect on this stream, at
-    /// `version`; nothing was appended.
+    /// The same command, under the same key, had already taken effect on
+    /// this stream; nothing was appended.
     AlreadyApplied {
-        /// The version of the last event the earlier execution recorded.
+        /// The version the earlier execution's append reached.
         version: Version,
     },
 }
@@ -83,38 +75,53 @@ pub enum CommandError {
         /// How many times the command was loaded and decided.
         attempts: u32,
     },
+    /// The key was already used for a different command: another
+    /// command, or the same one on another stream. Nothing was appended.
+    IdempotencyKeyReused {
+        /// The key.
+        key: CommandKey,
+    },
     /// A thread panicked while holding the store's lock.
     StorePoisoned,
 }
 
 // ANCHOR: execute
-/// Runs one command against `stream` with optimistic concurrency: load,
-/// check the command id, decide, append with `Exact(loaded version)`; on a
-/// conflict, start again from the load, at most [`MAX_ATTEMPTS`] times.
+/// Runs one command against `stream` with optimistic concurrency: check the
+/// key, load, decide, append with `Exact(loaded version)`; on a conflict,
+/// start again from the load, at most [`MAX_ATTEMPTS`] times.
 ///
-/// `decide` is called on every attempt with freshly loaded state, and
-/// outside any lock.
+/// `key` and `fingerprint` name the command and say what it asks for; the
+/// store remembers both when the command takes effect. `decide` is called
+/// on every attempt with freshly loaded state, and outside any lock.
 ///
 /// # Errors
 ///
 /// [`CommandError::Rejected`] with whatever `decide` returns,
-/// [`CommandError::TooManyConflicts`] when every attempt conflicted, and
-/// [`CommandError::StorePoisoned`] when the lock is poisoned.
+/// [`CommandError::IdempotencyKeyReused`] when `key` belongs to another
+/// command, [`CommandError::TooManyConflicts`] when every attempt
+/// conflicted, and [`CommandError::StorePoisoned`] when the lock is poisoned.
 pub fn execute_with(
     store: &SharedStore,
     stream: &StreamId,
-    command_id: &CommandId,
+    key: &CommandKey,
+    fingerprint: &Fingerprint,
     recorded_at: Timestamp,
     mut decide: impl FnMut(&AccountState) -> Result<Vec<AccountEvent>, AccountError>,
 ) -> Result<Outcome, CommandError> {
+    let reused = || CommandError::IdempotencyKeyReused { key: key.clone() };
     for attempt in 1..=MAX_ATTEMPTS {
         let loaded = {
             let guard = store.read().map_err(|_| CommandError::StorePoisoned)?;
-            load(&guard, stream, command_id)
+            // A repeat answers before `decide`: a withdrawal that emptied the
+            // account is "already applied", not "insufficient funds".
+            if let Some(version) = guard
+                .applied(stream, key, fingerprint)
+                .map_err(|_| reused())?
+            {
+                return Ok(Outcome::AlreadyApplied { version });
+            }
+            load(&guard, stream)
         }; // the read lock is released here: deciding never blocks writers
-        if let Some(version) = loaded.already_applied {
-            return Ok(Outcome::AlreadyApplied { version });
-        }
         let events = decide(&loaded.state).map_err(CommandError::Rejected)?;
         let appended = store
             .write()
@@ -124,17 +131,22 @@ pub fn execute_with(
                 ExpectedVersion::Exact(loaded.version),
                 events,
                 recorded_at,
-                Some(command_id.clone()),
+                Some((key.clone(), fingerprint.clone())),
             );
         match appended {
-            Ok(version) => {
+            Ok(Appended::Now(version)) => {
                 return Ok(Outcome::Appended {
                     version,
                     attempts: attempt,
                 });
             }
+            // A copy of this command got there first, since the load.
+            Ok(Appended::AlreadyApplied(version)) => {
+                return Ok(Outcome::AlreadyApplied { version });
+            }
             // Someone else wrote first: what was decided may no longer hold.
             Err(AppendError::VersionConflict { .. }) => continue,
+            Err(AppendError::IdempotencyKeyReused { .. }) => return Err(reused()),
         }
     }
     Err(CommandError::TooManyConflicts {
@@ -142,8 +154,10 @@ pub fn execute_with(
     })
 }
 
-/// Runs `command` against `stream` through [`execute_with`] and the
-/// account's [`decide`].
+/// Runs `command`, sent by a client with `command_id`, against `stream`
+/// through [`execute_with`] and the account's [`decide`]. The command itself
+/// is its fingerprint, so the id is bound to exactly this command on exactly
+/// this stream.
 ///
 /// # Errors
 ///
@@ -155,7 +169,9 @@ pub fn execute(
     command: &AccountCommand,
     recorded_at: Timestamp,
 ) -> Result<Outcome, CommandError> {
-    execute_with(store, stream, command_id, recorded_at, |state| {
+    let key = CommandKey::Client(command_id.clone());
+    let fingerprint = Fingerprint::of(command);
+    execute_with(store, stream, &key, &fingerprint, recorded_at, |state| {
         decide(command, state)
     })
 }
@@ -165,7 +181,8 @@ pub fn execute(
 /// Why a transfer did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferError {
-    /// The withdrawal failed, so no money moved.
+    /// The withdrawal failed, so no money moved. This includes a transfer
+    /// id already used for a different transfer.
     NotWithdrawn(CommandError),
     /// The money left the source account but the deposit failed. Retrying
     /// the transfer with the same id finishes it without withdrawing again.
@@ -174,8 +191,9 @@ pub enum TransferError {
 
 /// Moves `amount` from one account to another as two commands on two
 /// streams: a withdrawal, then a deposit. The two appends are separate, so
-/// the transfer is not atomic; it is idempotent, because each leg carries a
-/// command id derived from `transfer_id`.
+/// the transfer is not atomic; it is idempotent, because each leg is
+/// recorded under a key derived from `transfer_id`, with the whole transfer
+/// as its fingerprint.
 ///
 /// # Errors
 ///
@@ -189,15 +207,30 @@ pub fn transfer(
     transfer_id: &CommandId,
     recorded_at: Timestamp,
 ) -> Result<(), TransferError> {
-    // Distinct leg ids: with one id for both legs, a transfer from an account
-    // to itself would take its own withdrawal for an earlier deposit.
-    let withdraw_id = CommandId::new(format!("{transfer_id}/withdraw"));
-    let deposit_id = CommandId::new(format!("{transfer_id}/deposit"));
+    // Both legs carry the whole transfer, so the id is bound to this source,
+    // this destination and this amount from the first leg on.
+    let fingerprint = Fingerprint::of(&("transfer", from, to, amount));
+    let leg = |leg| CommandKey::Transfer(transfer_id.clone(), leg);
     let withdraw = AccountCommand::WithdrawMoney { amount };
-    execute(store, from, &withdraw_id, &withdraw, recorded_at)
-        .map_err(TransferError::NotWithdrawn)?;
+    execute_with(
+        store,
+        from,
+        &leg(Leg::Withdraw),
+        &fingerprint,
+        recorded_at,
+        |state| decide(&withdraw, state),
+    )
+    .map_err(TransferError::NotWithdrawn)?;
     let deposit = AccountCommand::DepositMoney { amount };
-    execute(store, to, &deposit_id, &deposit, recorded_at).map_err(TransferError::NotDeposited)?;
+    execute_with(
+        store,
+        to,
+        &leg(Leg::Deposit),
+        &fingerprint,
+        recorded_at,
+        |state| decide(&deposit, state),
+    )
+    .map_err(TransferError::NotDeposited)?;
     Ok(())
 }
 // ANCHOR_END: transfer
@@ -242,6 +275,9 @@ impl fmt::Display for CommandError {
             CommandError::Rejected(error) => write!(f, "rejected: {error}"),
             CommandError::TooManyConflicts { attempts } => {
                 write!(f, "gave up after {attempts} conflicting attempts")
+            }
+            CommandError::IdempotencyKeyReused { key } => {
+                write!(f, "the key {key} was already used for another command")
             }
             CommandError::StorePoisoned => f.write_str("the store's lock is poisoned"),
         }

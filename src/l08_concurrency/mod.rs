@@ -4,10 +4,12 @@
 //! makes the store refuse an append unless the stream is still at the version
 //! the handler loaded ([`ExpectedVersion`]), makes the command path reload,
 //! decide again and retry a bounded number of times when that happens, and
-//! recognises a command that is sent twice by its [`CommandId`].
+//! makes the store recognise a command that is sent twice by its
+//! [`CommandKey`], bound to what that command asked for.
 //!
 //! - [`store`]: the generic store of lesson 6 with `ExpectedVersion::{Any,
-//!   NoStream, Exact}` and the command id recorded with every event;
+//!   NoStream, Exact}` and an index from command key to the command that
+//!   took effect under it;
 //! - [`account`]: the bank account decider of lesson 6, condensed;
 //! - [`handler`]: the command path with retries, idempotency and transfers,
 //!   over a store shared by threads.
@@ -27,6 +29,6 @@ pub use handler::{
     execute_with, find_overdraft, load, transfer,
 };
 pub use store::{
-    AppendError, CommandId, Event, EventStore, ExpectedVersion, Position, RecordedEvent, StreamId,
-    Timestamp, Version,
+    AppendError, Appended, CommandId, CommandKey, Event, EventStore, ExpectedVersion, Fingerprint,
+    Leg, Position, RecordedEvent, StreamId, Timestamp, Version,
 };

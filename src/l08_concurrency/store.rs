@@ -1,6 +1,7 @@
 //! The generic event store of lesson 6, with the expected version widened to
-//! [`ExpectedVersion`] and each event stamped with the [`CommandId`] that
-//! caused it.
+//! [`ExpectedVersion`], and an idempotency index: every command that took
+//! effect is remembered under its [`CommandKey`], checked in the same step as
+//! the expected version.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -36,8 +37,8 @@ pub struct Position(pub u64);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
 
-/// The identity of one command, chosen by whoever sends it (a client, a
-/// workflow), so that sending the same command again can be recognised.
+/// The identity of one command, chosen by the client that sends it, so that
+/// sending the same command again can be recognised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CommandId(String);
 
@@ -53,13 +54,50 @@ impl CommandId {
     }
 }
 
+// ANCHOR: key
+/// The key a command is remembered under. Client keys and derived keys are
+/// different variants, so no id a client chooses can ever equal a key the
+/// system derives for itself: `Client("tx-1/withdraw")` is not
+/// `Transfer("tx-1", Withdraw)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CommandKey {
+    /// The id a client sent with its command.
+    Client(CommandId),
+    /// One leg of the transfer a client sent with this id.
+    Transfer(CommandId, Leg),
+}
+
+/// The two appends of a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Leg {
+    /// The money leaves the source account.
+    Withdraw,
+    /// The money arrives.
+    Deposit,
+}
+
+/// What a command asked for, exactly enough that two different commands
+/// never share a fingerprint. Built from a value's `Debug` text, which for a
+/// derived `Debug` spells out every field; comparing it is what binds a key
+/// to the command it was first used for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// The fingerprint of anything that describes a command, such as the
+    /// command itself.
+    pub fn of(description: &impl fmt::Debug) -> Self {
+        Fingerprint(format!("{description:?}"))
+    }
+}
+// ANCHOR_END: key
+
 /// What the store needs to know about an event type: its name.
 pub trait Event {
     /// The event's type name, as it is recorded next to the event.
     fn event_type(&self) -> &'static str;
 }
 
-// ANCHOR: recorded
 /// An event as the store keeps it, with the metadata recorded next to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent<E> {
@@ -73,13 +111,11 @@ pub struct RecordedEvent<E> {
     pub event_type: &'static str,
     /// When it was recorded, as supplied by the caller of `append`.
     pub recorded_at: Timestamp,
-    /// The command that caused it, if the caller named one. This is what
-    /// makes a retried command recognisable.
-    pub command_id: Option<CommandId>,
+    /// The key of the command that caused it, if the caller gave one.
+    pub command: Option<CommandKey>,
     /// The fact itself.
     pub event: E,
 }
-// ANCHOR_END: recorded
 
 // ANCHOR: expected
 /// What the caller believes about a stream when it appends to it.
@@ -108,19 +144,47 @@ pub enum AppendError {
         /// The stream's version when the append was attempted.
         actual: Version,
     },
+    /// The key was already used for a different command (another
+    /// fingerprint, or another stream). Nothing was appended.
+    IdempotencyKeyReused {
+        /// The key.
+        key: CommandKey,
+    },
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The events were appended; the stream is now at this version.
+    Now(Version),
+    /// The same command, under the same key, took effect before: nothing was
+    /// appended. The version is the one its append reached.
+    AlreadyApplied(Version),
 }
 // ANCHOR_END: expected
 
 // ANCHOR: store
-/// An in-memory, append-only event store with a per-stream compare-and-set.
+/// An in-memory, append-only event store with a per-stream compare-and-set
+/// and an idempotency index.
 ///
 /// Every event lives once, in `log`, in append order (its index is its
 /// position minus one); `streams` maps each stream to the indexes of its own
 /// events, so reading a stream never looks at another stream's events.
+/// `commands` maps each key to the command that took effect under it.
 #[derive(Debug)]
 pub struct EventStore<E> {
     log: Vec<RecordedEvent<E>>,
     streams: HashMap<StreamId, Vec<usize>>,
+    commands: HashMap<CommandKey, Applied>,
+}
+
+/// A command that took effect: where, what it asked for, and the version
+/// its append reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Applied {
+    stream: StreamId,
+    fingerprint: Fingerprint,
+    version: Version,
 }
 // ANCHOR_END: store
 
@@ -129,6 +193,7 @@ impl<E> Default for EventStore<E> {
         EventStore {
             log: Vec::new(),
             streams: HashMap::new(),
+            commands: HashMap::new(),
         }
     }
 }
@@ -141,25 +206,33 @@ impl<E: Event> EventStore<E> {
 
     // ANCHOR: append
     /// Appends `events` to `stream` if the stream is where `expected` says,
-    /// and returns the stream's new version. Every event is stamped with
-    /// `recorded_at` and `command_id`.
+    /// and returns the stream's new version. `command`, if given, is the key
+    /// and fingerprint of the command that decided the events: a command
+    /// that already took effect under that key is not appended again.
     ///
-    /// The check and the append happen in one call on `&mut self`, so no
+    /// Both checks and the append happen in one call on `&mut self`, so no
     /// other append can come between them. Appending no events still checks
-    /// the expectation, and returns the current version.
+    /// the expectation (and records the command), and returns the current
+    /// version.
     ///
     /// # Errors
     ///
-    /// [`AppendError::VersionConflict`] when the stream's version does not
-    /// match `expected`; nothing is appended then.
+    /// [`AppendError::IdempotencyKeyReused`] when the key already belongs to
+    /// a different command, and [`AppendError::VersionConflict`] when the
+    /// stream's version does not match `expected`; nothing is appended then.
     pub fn append(
         &mut self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<E>,
         recorded_at: Timestamp,
-        command_id: Option<CommandId>,
-    ) -> Result<Version, AppendError> {
+        command: Option<(CommandKey, Fingerprint)>,
+    ) -> Result<Appended, AppendError> {
+        if let Some((key, fingerprint)) = &command
+            && let Some(version) = self.applied(stream, key, fingerprint)?
+        {
+            return Ok(Appended::AlreadyApplied(version));
+        }
         let actual = self.stream_version(stream);
         let holds = match expected {
             ExpectedVersion::Any => true,
@@ -169,24 +242,57 @@ impl<E: Event> EventStore<E> {
         if !holds {
             return Err(AppendError::VersionConflict { expected, actual });
         }
-        if events.is_empty() {
-            return Ok(actual);
+        if !events.is_empty() {
+            let indexes = self.streams.entry(stream.clone()).or_default();
+            for event in events {
+                let index = self.log.len();
+                indexes.push(index);
+                self.log.push(RecordedEvent {
+                    stream: stream.clone(),
+                    version: Version(indexes.len() as u64),
+                    position: Position(index as u64 + 1),
+                    event_type: event.event_type(),
+                    recorded_at,
+                    command: command.as_ref().map(|(key, _)| key.clone()),
+                    event,
+                });
+            }
         }
-        let indexes = self.streams.entry(stream.clone()).or_default();
-        for event in events {
-            let index = self.log.len();
-            indexes.push(index);
-            self.log.push(RecordedEvent {
-                stream: stream.clone(),
-                version: Version(indexes.len() as u64),
-                position: Position(index as u64 + 1),
-                event_type: event.event_type(),
-                recorded_at,
-                command_id: command_id.clone(),
-                event,
-            });
+        let version = self.stream_version(stream);
+        if let Some((key, fingerprint)) = command {
+            let stream = stream.clone();
+            let applied = Applied {
+                stream,
+                fingerprint,
+                version,
+            };
+            self.commands.insert(key, applied);
         }
-        Ok(Version(indexes.len() as u64))
+        Ok(Appended::Now(version))
+    }
+
+    /// Whether the command under `key` already took effect: `Some(version
+    /// its append reached)` if it did, on `stream`, with this `fingerprint`;
+    /// `None` if the key is unused. One hash lookup, whatever the length of
+    /// the streams.
+    ///
+    /// # Errors
+    ///
+    /// [`AppendError::IdempotencyKeyReused`] when the key was used for a
+    /// different command or on another stream.
+    pub fn applied(
+        &self,
+        stream: &StreamId,
+        key: &CommandKey,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<Version>, AppendError> {
+        match self.commands.get(key) {
+            None => Ok(None),
+            Some(applied) if &applied.stream == stream && &applied.fingerprint == fingerprint => {
+                Ok(Some(applied.version))
+            }
+            Some(_) => Err(AppendError::IdempotencyKeyReused { key: key.clone() }),
+        }
     }
     // ANCHOR_END: append
 
@@ -233,6 +339,16 @@ impl fmt::Display for CommandId {
     }
 }
 
+impl fmt::Display for CommandKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandKey::Client(id) => write!(f, "{id}"),
+            CommandKey::Transfer(id, Leg::Withdraw) => write!(f, "{id} (withdrawal leg)"),
+            CommandKey::Transfer(id, Leg::Deposit) => write!(f, "{id} (deposit leg)"),
+        }
+    }
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "v{}", self.0)
@@ -263,6 +379,9 @@ impl fmt::Display for AppendError {
                     f,
                     "version conflict: expected {expected}, stream is at {actual}"
                 )
+            }
+            AppendError::IdempotencyKeyReused { key } => {
+                write!(f, "the key {key} was already used for another command")
             }
         }
     }

@@ -7,7 +7,9 @@ use super::account::{
     AccountCommand, AccountError, AccountEvent, AccountState, decide, evolve, initial_state,
 };
 use super::snapshot::{Snapshot, SnapshotPolicy, SnapshotRejected, SnapshotStore};
-use super::store::{AppendError, EventStore, StreamId, Timestamp, Version};
+use super::store::{
+    AppendError, Applied, CommandId, EventStore, Fingerprint, StreamId, Timestamp, Version,
+};
 
 /// What a load did with the snapshots it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +49,22 @@ pub enum CommandError {
     Rejected(AccountError),
     /// The store refused the append (someone else wrote first).
     Append(AppendError),
+    /// The command id was already used for a different command, or on
+    /// another stream. Nothing was appended.
+    CommandIdReused {
+        /// The id.
+        id: CommandId,
+    },
+}
+
+/// What [`AccountRepository::execute_once`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Executed {
+    /// The command's events were appended; the stream is now at this version.
+    Appended(Version),
+    /// The same command, under the same id, took effect before, up to this
+    /// version; nothing was appended.
+    AlreadyApplied(Version),
 }
 
 /// Accounts with their events, their snapshots, and when to take one.
@@ -168,6 +186,46 @@ impl AccountRepository {
     }
     // ANCHOR_END: execute
 
+    /// Like [`AccountRepository::execute`], for a command a client sent with
+    /// `command_id`: lesson 8's idempotency, kept across snapshots. The id
+    /// is looked up in the store's index, not in the events a load reads,
+    /// so a repeat is recognised even when the load started from a snapshot
+    /// taken after the command's event. `&mut self` is held from the lookup
+    /// to the record, so nothing can come between them.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::CommandIdReused`] when the id was used for a different
+    /// command or on another stream; otherwise as
+    /// [`AccountRepository::execute`].
+    pub fn execute_once(
+        &mut self,
+        stream: &StreamId,
+        command_id: &CommandId,
+        command: &AccountCommand,
+        recorded_at: Timestamp,
+    ) -> Result<Executed, CommandError> {
+        let fingerprint = Fingerprint::of(command);
+        if let Some(applied) = self.store.applied(command_id) {
+            return if &applied.stream == stream && applied.fingerprint == fingerprint {
+                Ok(Executed::AlreadyApplied(applied.version))
+            } else {
+                Err(CommandError::CommandIdReused {
+                    id: command_id.clone(),
+                })
+            };
+        }
+        let version = self.execute(stream, command, recorded_at)?;
+        let stream = stream.clone();
+        let applied = Applied {
+            stream,
+            fingerprint,
+            version,
+        };
+        self.store.remember(command_id.clone(), applied);
+        Ok(Executed::Appended(version))
+    }
+
     /// Takes a snapshot of `stream` at its current version, whatever the
     /// policy says, and returns that version. An empty stream gets none.
     pub fn snapshot_now(&mut self, stream: &StreamId) -> Version {
@@ -208,6 +266,12 @@ impl fmt::Display for CommandError {
         match self {
             CommandError::Rejected(error) => write!(f, "rejected: {error}"),
             CommandError::Append(error) => write!(f, "not appended: {error}"),
+            CommandError::CommandIdReused { id } => {
+                write!(
+                    f,
+                    "the command id {id} was already used for another command"
+                )
+            }
         }
     }
 }
@@ -217,6 +281,7 @@ impl std::error::Error for CommandError {
         match self {
             CommandError::Rejected(error) => Some(error),
             CommandError::Append(error) => Some(error),
+            CommandError::CommandIdReused { .. } => None,
         }
     }
 }

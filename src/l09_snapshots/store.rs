@@ -37,6 +37,44 @@ pub struct Position(pub u64);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
 
+/// The identity of one command, chosen by the client that sends it, so that
+/// sending the same command again can be recognised.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommandId(String);
+
+impl CommandId {
+    /// Makes a command id from any string, such as `"req-7f3a"`.
+    pub fn new(id: impl Into<String>) -> Self {
+        CommandId(id.into())
+    }
+}
+
+/// What a command asked for, exactly enough that two different commands
+/// never share a fingerprint: a value's `Debug` text, which for a derived
+/// `Debug` spells out every field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// The fingerprint of anything that describes a command, such as the
+    /// command itself.
+    pub fn of(description: &impl fmt::Debug) -> Self {
+        Fingerprint(format!("{description:?}"))
+    }
+}
+
+/// A command that took effect, as the store's index remembers it under its
+/// id: where it went, what it asked for, and the version its append reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The stream it was sent to.
+    pub stream: StreamId,
+    /// What it asked for.
+    pub fingerprint: Fingerprint,
+    /// The stream's version after its append.
+    pub version: Version,
+}
+
 /// What the store needs to know about any event it keeps.
 pub trait Event {
     /// The event's type name, recorded next to it.
@@ -88,6 +126,10 @@ pub enum AppendError {
 pub struct EventStore<E> {
     log: Vec<RecordedEvent<E>>,
     streams: HashMap<StreamId, Vec<usize>>,
+    /// Lesson 8's idempotency index: every command that took effect, by id.
+    /// It lives beside the streams, not in them, so a load that starts from
+    /// a snapshot still finds every command.
+    commands: HashMap<CommandId, Applied>,
 }
 
 impl<E> Default for EventStore<E> {
@@ -95,6 +137,7 @@ impl<E> Default for EventStore<E> {
         EventStore {
             log: Vec::new(),
             streams: HashMap::new(),
+            commands: HashMap::new(),
         }
     }
 }
@@ -199,9 +242,28 @@ impl<E: Event> EventStore<E> {
                 .map_or(0, |indexes| indexes.len() as u64),
         )
     }
+
+    /// The command that took effect under `id`, if one did: one hash lookup,
+    /// whatever the length of the streams.
+    pub fn applied(&self, id: &CommandId) -> Option<&Applied> {
+        self.commands.get(id)
+    }
+
+    /// Remembers that the command `id` took effect. Call it under the same
+    /// `&mut` borrow as the append it records, so that nothing can come
+    /// between the lookup, the append and this.
+    pub fn remember(&mut self, id: CommandId, applied: Applied) {
+        self.commands.insert(id, applied);
+    }
 }
 
 impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for CommandId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::l08_concurrency::{
-    AccountCommand, AccountEvent, AccountState, AppendError, Cents, CommandError, CommandId, Event,
-    EventStore, ExpectedVersion, Outcome, Position, SharedStore, StreamId, Timestamp,
-    TransferError, Version, decide, evolve, execute, execute_with, initial_state, load,
+    AccountCommand, AccountEvent, AccountState, AppendError, Cents, CommandError, CommandId,
+    CommandKey, Event, EventStore, ExpectedVersion, Fingerprint, Leg, Outcome, Position,
+    SharedStore, StreamId, Timestamp, TransferError, Version, decide, evolve, execute_with,
+    initial_state,
 };
 
-/// Exercise 8.1: withdraws as much as the account holds, up to `limit`.
+/// Exercise 8.1: withdraws as much as the account holds, up to the limit
+/// `limit()` looks up.
 ///
 /// # Errors
 ///
@@ -18,15 +20,21 @@ pub fn withdraw_up_to(
     store: &SharedStore,
     stream: &StreamId,
     command_id: &CommandId,
-    limit: Cents,
+    mut limit: impl FnMut() -> Cents,
     recorded_at: Timestamp,
 ) -> Result<Cents, CommandError> {
-    // The amount depends on the balance, so it is worked out inside the
-    // closure, from the state of this attempt. Computing it once before
-    // calling `execute_with` would re-append a stale decision after a
+    // The amount depends on the balance and on the limit, so both are read
+    // inside the closure, on every attempt. Working the amount out once
+    // before calling `execute_with` would re-append a stale decision after a
     // conflict: exactly the blind retry this lesson warns about.
+    //
+    // The fingerprint is what the client asked for: "as much as you can".
+    // The amount is not part of it, because it is decided, not requested.
+    let key = CommandKey::Client(command_id.clone());
+    let fingerprint = Fingerprint::of(&"withdraw up to the limit");
     let mut withdrawn = Cents(0);
-    let outcome = execute_with(store, stream, command_id, recorded_at, |state| {
+    let outcome = execute_with(store, stream, &key, &fingerprint, recorded_at, |state| {
+        let limit = limit();
         let amount = match state {
             AccountState::Open { balance } if balance.0 > 0 => (*balance).min(limit),
             // Anything else: let `decide` name the rule (NotOpened, Closed,
@@ -39,8 +47,8 @@ pub fn withdraw_up_to(
     match outcome {
         Outcome::Appended { .. } => Ok(withdrawn),
         // A duplicate answers what the first execution did, read back from
-        // the event it recorded. An alternative is to keep a reply per
-        // command id in a side table, as HTTP idempotency keys often do.
+        // the event it recorded. An alternative is to keep a reply per key
+        // next to the index, as HTTP idempotency keys often do.
         Outcome::AlreadyApplied { version } => {
             let guard = store.read().map_err(|_| CommandError::StorePoisoned)?;
             let index = usize::try_from(version.0.saturating_sub(1)).unwrap_or(usize::MAX);
@@ -114,7 +122,8 @@ pub fn claim_email(
         None,
     ) {
         Ok(_) => Ok(()),
-        Err(AppendError::VersionConflict { .. }) => {
+        // Without a command key, a version conflict is the only refusal.
+        Err(AppendError::VersionConflict { .. } | AppendError::IdempotencyKeyReused { .. }) => {
             // The stream exists, so its first event names the holder.
             let holder = store
                 .read_stream(&stream)
@@ -209,39 +218,51 @@ pub fn settle_transfer(
     transfer_id: &CommandId,
     recorded_at: Timestamp,
 ) -> Result<Settlement, TransferError> {
-    let withdraw_id = CommandId::new(format!("{transfer_id}/withdraw"));
-    let deposit_id = CommandId::new(format!("{transfer_id}/deposit"));
-    let refund_id = CommandId::new(format!("{transfer_id}/refund"));
-    let deposit = AccountCommand::DepositMoney { amount };
-
-    // A retry must not deposit after an earlier attempt refunded: the
-    // destination may have been opened since, and the money would then
-    // exist twice. So a recorded refund settles the outcome for good. Why
-    // the deposit was refused is not recorded anywhere, which is one reason
-    // lesson 12 gives the transfer a stream of its own instead of inferring
-    // its state from the two accounts.
-    let refunded = {
-        let guard = store
-            .read()
-            .map_err(|_| TransferError::NotWithdrawn(CommandError::StorePoisoned))?;
-        load(&guard, from, &refund_id).already_applied.is_some()
-    };
-    if refunded {
-        return Ok(Settlement::Refunded);
-    }
-
+    let fingerprint = Fingerprint::of(&("settle transfer", from, to, amount));
+    let leg = |leg| CommandKey::Transfer(transfer_id.clone(), leg);
     let withdraw = AccountCommand::WithdrawMoney { amount };
-    execute(store, from, &withdraw_id, &withdraw, recorded_at)
-        .map_err(TransferError::NotWithdrawn)?;
-    match execute(store, to, &deposit_id, &deposit, recorded_at) {
+    let deposit = AccountCommand::DepositMoney { amount };
+    let pay_into = |account: &StreamId| {
+        execute_with(
+            store,
+            account,
+            &leg(Leg::Deposit),
+            &fingerprint,
+            recorded_at,
+            |state| decide(&deposit, state),
+        )
+    };
+
+    execute_with(
+        store,
+        from,
+        &leg(Leg::Withdraw),
+        &fingerprint,
+        recorded_at,
+        |state| decide(&withdraw, state),
+    )
+    .map_err(TransferError::NotWithdrawn)?;
+
+    // The deposit and the refund are two ways to finish the same leg, so
+    // they are recorded under the same key. The store takes a key once, in
+    // the same step as the append, so whichever lands first settles the
+    // transfer and the other is refused as a reused key. Checking "was it
+    // refunded?" and then depositing would leave a gap in which an
+    // overlapping retry refunds, and the money would then exist twice.
+    // Lesson 12 gives the transfer a stream of its own instead, which also
+    // works with stores whose idempotency is per stream.
+    match pay_into(to) {
         Ok(_) => Ok(Settlement::Completed),
-        Err(CommandError::Rejected(_)) => {
+        // The key is on the source: an earlier attempt paid the money back.
+        Err(CommandError::IdempotencyKeyReused { .. }) => Ok(Settlement::Refunded),
+        Err(CommandError::Rejected(_)) => match pay_into(from) {
             // The compensation is a new fact, not an undo: the source's
             // history shows the withdrawal and the refund.
-            execute(store, from, &refund_id, &deposit, recorded_at)
-                .map_err(TransferError::NotDeposited)?;
-            Ok(Settlement::Refunded)
-        }
+            Ok(_) => Ok(Settlement::Refunded),
+            // An overlapping retry's deposit landed in between.
+            Err(CommandError::IdempotencyKeyReused { .. }) => Ok(Settlement::Completed),
+            Err(error) => Err(TransferError::NotDeposited(error)),
+        },
         // A conflict storm or a poisoned lock: the money is in flight, and a
         // retry with the same id resumes from here.
         Err(error) => Err(TransferError::NotDeposited(error)),
