@@ -6,8 +6,9 @@ use pretty_assertions::assert_eq;
 
 use es_workbook::l10_versioning::{
     AccountEvent, AccountRepository, AccountState, Cents, Currency, DecodeError, EventRecord,
-    LoadError, RawEvent, RecordedEvent, SCHEMAS, SNAPSHOT_SCHEMA, Snapshot, SnapshotRejected,
-    SnapshotUse, StreamId, Timestamp, Version, decode, encode, upcast_with,
+    LoadError, RawEvent, RecordedEvent, SCHEMAS, SNAPSHOT_SCHEMA, Schema, Snapshot,
+    SnapshotRejected, SnapshotUse, StreamId, Timestamp, Upcast, Version, decode, decode_with,
+    encode, upcast_with,
 };
 
 /// SplitMix64: a tiny, seeded, std-only generator, so every generated case
@@ -622,6 +623,51 @@ fn a_release_1_opening_upcasts_through_v2_and_v3_into_an_opening_and_a_deposit()
     );
 }
 
+#[test]
+fn an_upcaster_that_loops_or_writes_the_wrong_fields_gets_an_error_not_a_hang() {
+    // given: two broken schema tables
+    fn back_to_itself(raw: &RawEvent) -> Result<Vec<RawEvent>, DecodeError> {
+        Ok(vec![raw.clone()])
+    }
+    fn forgets_the_rename(_: &RawEvent) -> Result<Vec<RawEvent>, DecodeError> {
+        Ok(vec![RawEvent::new("MoneyDeposited", 2, &[("cents", "5")])])
+    }
+    let row = |version, fields, upcast| Schema {
+        event_type: "MoneyDeposited",
+        version,
+        fields,
+        upcast,
+    };
+    let looping = [row(1, &["cents"], Some(back_to_itself as Upcast))];
+    let misshaped = [
+        row(1, &["cents"], Some(forgets_the_rename as Upcast)),
+        row(2, &["amount"], None),
+    ];
+    let v1 = record("MoneyDeposited", 1, &[("cents", "5")]);
+
+    // when
+    let looped = decode_with(&looping, &v1);
+    let misshapen = decode_with(&misshaped, &v1);
+
+    // then
+    assert_eq!(
+        looped,
+        Err(DecodeError::UpcastLoop {
+            event_type: "MoneyDeposited".into(),
+            schema_version: 1,
+        })
+    );
+    assert_eq!(
+        misshapen,
+        Err(DecodeError::WrongFields {
+            event_type: "MoneyDeposited".into(),
+            schema_version: 2,
+            expected: &["amount"],
+            found: vec!["cents".into()],
+        })
+    );
+}
+
 // ANCHOR: law_7_test
 #[test]
 fn law_7_an_old_format_log_replays_to_the_same_state_as_the_same_history_in_the_new_format() {
@@ -886,7 +932,7 @@ mod exercises {
         DepositReport, MigrationError, account_opened_v0_to_v1, decode_i64, deposits_report,
         migrate, schemas_with_import,
     };
-    use es_workbook::l10_versioning::{AppendError, decode_with};
+    use es_workbook::l10_versioning::AppendError;
     use pretty_assertions::assert_eq;
 
     fn is_bad_value(result: &Result<i64, DecodeError>, field: &str, text: &str) -> bool {
