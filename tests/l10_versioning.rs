@@ -858,10 +858,23 @@ fn a_schema_1_snapshot_is_upcast_and_one_no_upcaster_reads_is_discarded_and_both
         ),
     ];
     let replayed = repo.replay(&stream).expect("replays");
+    let ahead = SnapshotUse::Discarded {
+        version: Version(4),
+        reason: SnapshotRejected::AheadOfStream { stream_version: at },
+    };
+    let cases = cases
+        .into_iter()
+        .map(|(schema, payload, expected)| (at, schema, payload, expected));
+    let from_the_future = (
+        Version(4),
+        SNAPSHOT_SCHEMA,
+        Snapshot::of(&eur(1), at).payload,
+        ahead,
+    );
 
-    for (schema, payload, expected) in cases {
+    for (version, schema, payload, expected) in cases.chain([from_the_future]) {
         let snapshot = Snapshot {
-            version: at,
+            version,
             schema,
             payload,
         };

@@ -139,7 +139,13 @@ impl AccountRepository {
             return self.replay(stream);
         };
         let version = snapshot.version;
-        match snapshot.restore() {
+        let stream_version = self.store.stream_version(stream);
+        let restored = if version > stream_version {
+            Err(SnapshotRejected::AheadOfStream { stream_version })
+        } else {
+            snapshot.restore()
+        };
+        match restored {
             Ok(state) => {
                 let schema = snapshot.schema;
                 self.fold_from(

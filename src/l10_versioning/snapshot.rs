@@ -32,6 +32,12 @@ pub enum SnapshotRejected {
     },
     /// The schema is known but the payload does not decode.
     Undecodable(DecodeError),
+    /// The snapshot claims a version its stream has not reached, as after
+    /// the events were restored from an older backup than the snapshots.
+    AheadOfStream {
+        /// The version the stream is at.
+        stream_version: Version,
+    },
 }
 
 // ANCHOR: snapshot
@@ -110,6 +116,9 @@ impl fmt::Display for SnapshotRejected {
             SnapshotRejected::Undecodable(error) => {
                 write!(f, "the payload does not decode: {error}")
             }
+            SnapshotRejected::AheadOfStream { stream_version } => {
+                write!(f, "the stream is only at {stream_version}")
+            }
         }
     }
 }
@@ -117,7 +126,7 @@ impl fmt::Display for SnapshotRejected {
 impl std::error::Error for SnapshotRejected {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SnapshotRejected::UnknownSchema { .. } => None,
+            SnapshotRejected::UnknownSchema { .. } | SnapshotRejected::AheadOfStream { .. } => None,
             SnapshotRejected::Undecodable(error) => Some(error),
         }
     }
