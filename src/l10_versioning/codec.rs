@@ -95,8 +95,9 @@ pub fn encode_fields(fields: &[(String, String)]) -> Vec<u8> {
 
 /// Reads back what [`encode_fields`] writes, and nothing else: UTF-8, every
 /// line ended by `\n`, a key up to the first `=`, and only the two escapes.
-/// Every string it builds is a copy of part of the payload, so a damaged
-/// payload can never make it allocate more than its own length.
+/// Every string it builds is a copy of part of the payload and each line
+/// adds one field, so what it allocates grows with the payload's length,
+/// never with a number read from it.
 ///
 /// # Errors
 ///
