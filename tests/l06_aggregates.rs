@@ -1072,6 +1072,7 @@ mod exercises {
             ("ada@example.com", "email-266811ad9b55c572"),
             ("bob@example.com", "email-61c042a8ff8b4299"),
             ("a", "email-af63dc4c8601ec8c"),
+            ("user2@example.com", "email-04cf9ea9c85596ed"),
         ];
 
         // when
@@ -1249,6 +1250,46 @@ mod exercises {
                 Timestamp(50),
             )
             .expect("a fresh email");
+        // a healthy registration typed with capitals and spaces, whose
+        // account has moved on since it opened
+        let five = id("account-5");
+        register(
+            &mut accounts,
+            &mut emails,
+            &five,
+            "Eve",
+            " Eve@Example.com ",
+            Timestamp(2),
+        )
+        .expect("a fresh email");
+        accounts
+            .execute(&five, &deposit(1_00), Timestamp(3))
+            .expect("an open account takes deposits");
+        // a claim made exactly at the cut-off
+        emails
+            .execute(
+                &email_stream("fay@example.com"),
+                &claim("account-6"),
+                Timestamp(30),
+            )
+            .expect("a fresh email");
+        // an email claimed long ago, released, and claimed again recently
+        let gus = email_stream("gus@example.com");
+        emails
+            .execute(&gus, &claim("account-7"), Timestamp(4))
+            .expect("a fresh email");
+        emails
+            .execute(
+                &gus,
+                &EmailCommand::ReleaseEmail {
+                    account: id("account-7"),
+                },
+                Timestamp(5),
+            )
+            .expect("the holder releases");
+        emails
+            .execute(&gus, &claim("account-8"), Timestamp(40))
+            .expect("a free email");
 
         // when
         let released = sweep_orphan_claims(&accounts, &mut emails, Timestamp(30), Timestamp(60))
@@ -1265,7 +1306,19 @@ mod exercises {
         .collect();
         assert_eq!(released, expected);
         assert!(again.is_empty());
-        let states: Vec<EmailState> = ["ada", "bob", "carol", "dan"]
+        let release_times: Vec<Timestamp> = expected
+            .iter()
+            .map(|stream| {
+                emails
+                    .store()
+                    .read_stream(stream)
+                    .last()
+                    .expect("a released stream has events")
+                    .recorded_at
+            })
+            .collect();
+        assert_eq!(release_times, vec![Timestamp(60), Timestamp(60)]);
+        let states: Vec<EmailState> = ["ada", "bob", "carol", "dan", "eve", "fay", "gus"]
             .iter()
             .map(|name| {
                 emails
@@ -1283,6 +1336,15 @@ mod exercises {
                 EmailState::Free,
                 EmailState::Claimed {
                     account: id("account-4")
+                },
+                EmailState::Claimed {
+                    account: id("account-5")
+                },
+                EmailState::Claimed {
+                    account: id("account-6")
+                },
+                EmailState::Claimed {
+                    account: id("account-8")
                 },
             ]
         );
