@@ -846,7 +846,11 @@ mod exercises {
                 commands.first(),
                 Some(AccountCommand::OpenAccount { .. })
             ));
-            assert!(commands.len() <= 30, "case {case}: {} commands", commands.len());
+            assert!(
+                commands.len() <= 30,
+                "case {case}: {} commands",
+                commands.len()
+            );
             if commands.len() < 30 {
                 assert_eq!(commands.last(), Some(&AccountCommand::CloseAccount));
             }
