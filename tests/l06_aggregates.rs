@@ -269,7 +269,6 @@ fn independent_balance(events: &[AccountEvent]) -> (i128, i128) {
     (balance, lowest)
 }
 
-// ANCHOR: law_1_test
 #[test]
 fn law_1_replaying_random_histories_is_deterministic_and_agrees_with_the_balance() {
     let mut reached = std::collections::BTreeSet::new();
@@ -333,7 +332,6 @@ fn law_1_replaying_random_histories_is_deterministic_and_agrees_with_the_balance
     // the generator must reach every state, or the law is tested on too little
     assert_eq!(reached.len(), 3, "states reached: {reached:?}");
 }
-// ANCHOR_END: law_1_test
 
 #[test]
 fn the_repository_loads_the_folded_state_and_the_version_it_read() {
