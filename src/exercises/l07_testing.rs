@@ -8,6 +8,10 @@ use crate::l07_testing::{
     SplitMix64, Violation,
 };
 
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use crate::l07_testing::{AccountState, Cents};
+
 /// A scenario failure for the bank account.
 pub type AccountScenarioFailure = ScenarioFailure<AccountCommand, AccountEvent, AccountError>;
 
