@@ -785,6 +785,43 @@ mod exercises {
     #[test]
     #[cfg_attr(
         not(feature = "solutions"),
+        ignore = "exercise 7.2: a closed account never changes"
+    )]
+    fn exercise_7_2_the_closed_account_law_refuses_any_event_after_the_close() {
+        // given: histories written by hand, whatever their commands were
+        let after_close = [
+            recorded(vec![opened(), AccountEvent::AccountClosed, deposited(1)]),
+            recorded(vec![opened(), AccountEvent::AccountClosed, withdrawn(1)]),
+            recorded(vec![
+                opened(),
+                AccountEvent::AccountClosed,
+                AccountEvent::AccountClosed,
+            ]),
+        ];
+        let lawful = [
+            recorded(vec![]),
+            recorded(vec![opened(), deposited(1), withdrawn(1)]),
+            recorded(vec![opened(), AccountEvent::AccountClosed]),
+        ];
+
+        // when
+        let refused: Vec<bool> = after_close
+            .iter()
+            .map(|history| closed_account_never_changes(history).is_err())
+            .collect();
+        let accepted: Vec<bool> = lawful
+            .iter()
+            .map(|history| closed_account_never_changes(history).is_ok())
+            .collect();
+
+        // then
+        assert_eq!(refused, vec![true, true, true]);
+        assert_eq!(accepted, vec![true, true, true]);
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
         ignore = "exercise 7.3: a generator of valid commands"
     )]
     fn exercise_7_3_valid_commands_are_all_accepted_and_reach_the_edges() {
@@ -809,6 +846,11 @@ mod exercises {
                 commands.first(),
                 Some(AccountCommand::OpenAccount { .. })
             ));
+            assert!(
+                commands.len() <= 30,
+                "case {case}: {} commands",
+                commands.len()
+            );
             if commands.len() < 30 {
                 assert_eq!(commands.last(), Some(&AccountCommand::CloseAccount));
             }

@@ -10,6 +10,12 @@ use crate::l06_aggregates::{
     Repository, StreamId, Timestamp, Version,
 };
 
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use crate::l06_aggregates::{
+    AccountCommand, EmailCommand, EmailState, Position, email_stream, normalise_email,
+};
+
 /// Exercise 6.1: decides the command "pay out the balance and close", which
 /// empties an open account and closes it in one decision.
 ///
@@ -50,15 +56,14 @@ pub fn hashed_email_stream(email: &str) -> StreamId {
 ///
 /// # Errors
 ///
-/// The close's [`CommandError`] (nothing is released then), or
-/// [`CommandError::Store`] if the release could not be saved.
+/// The close's [`CommandError`]; nothing is released then.
 pub fn close_and_release_email(
     accounts: &mut Repository<Account>,
     emails: &mut Repository<EmailReservation>,
     account: &StreamId,
     recorded_at: Timestamp,
 ) -> Result<Version, CommandError<AccountError>> {
-    // TODO: execute CloseAccount, find the email, execute ReleaseEmail.
+    // TODO: close the account, then release the email it was opened with.
     let _ = (accounts, emails, account, recorded_at);
     todo!("exercise 6.3: close an account and release its email")
 }
@@ -67,8 +72,10 @@ pub fn close_and_release_email(
 /// `claimed_before`, and returns the reservation streams it released.
 ///
 /// A claim is an orphan when the account that holds it was never opened
-/// with that email: the registration died between the claim and the open,
-/// or the account was opened another way. Claims recorded at or after
+/// with that email (compared normalised): the registration died between the
+/// claim and the open, or the account was opened with another email. A
+/// claim's age is the time of the claim that stands now, not of an earlier
+/// one the email had before a release. Claims recorded at or after
 /// `claimed_before` are left alone, since their registration may still be
 /// on its way to saving the open. Releases are recorded at `now`.
 ///

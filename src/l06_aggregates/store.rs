@@ -14,11 +14,6 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The number of an event within its stream, from 1; `Version(0)` is the
@@ -36,7 +31,6 @@ pub struct Position(pub u64);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
 
-// ANCHOR: event_trait
 /// What the store needs to know about any event it keeps: its type name.
 pub trait Event {
     /// The event's type name, such as `"MoneyDeposited"`.
@@ -59,7 +53,6 @@ pub struct RecordedEvent<E> {
     /// The fact itself.
     pub event: E,
 }
-// ANCHOR_END: event_trait
 
 /// Why the store refused an append. An infrastructure failure, kept apart
 /// from the domain's own rejections.
@@ -117,7 +110,11 @@ impl<E: Event> EventStore<E> {
         events: Vec<E>,
         recorded_at: Timestamp,
     ) -> Result<Version, AppendError> {
-        let actual = self.stream_version(stream);
+        let actual = Version(
+            self.streams
+                .get(stream)
+                .map_or(0, |indexes| indexes.len() as u64),
+        );
         if actual != expected {
             return Err(AppendError::VersionConflict { expected, actual });
         }
@@ -153,20 +150,6 @@ impl<E: Event> EventStore<E> {
     pub fn read_all(&self, after: Position) -> &[RecordedEvent<E>] {
         let start = usize::try_from(after.0).unwrap_or(usize::MAX);
         self.log.get(start..).unwrap_or(&[])
-    }
-
-    /// The version of `stream`: the number of events in it.
-    pub fn stream_version(&self, stream: &StreamId) -> Version {
-        Version(
-            self.streams
-                .get(stream)
-                .map_or(0, |indexes| indexes.len() as u64),
-        )
-    }
-
-    /// The position of the last event appended, or `Position(0)` when empty.
-    pub fn last_position(&self) -> Position {
-        Position(self.log.len() as u64)
     }
 }
 

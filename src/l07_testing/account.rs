@@ -118,7 +118,6 @@ impl AccountEvent {
     }
 }
 
-// ANCHOR: decider
 /// The state of an account that has no events.
 pub fn initial_state() -> AccountState {
     AccountState::NotOpened
@@ -213,7 +212,6 @@ pub fn account_decider() -> AccountDecider {
         decide,
     }
 }
-// ANCHOR_END: decider
 
 /// Text, an `@`, and more text.
 fn is_valid_email(email: &str) -> bool {
@@ -263,11 +261,6 @@ impl StreamId {
     /// Makes a stream id, such as `StreamId::new("account-1")`.
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -319,12 +312,6 @@ impl<E> EventStore<E> {
 impl fmt::Display for Cents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
-    }
-}
-
-impl fmt::Display for StreamId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -81,7 +81,7 @@ pub fn closing_scenarios(account: &AccountDecider) -> Result<(), Box<AccountScen
 ///
 /// # Errors
 ///
-/// A [`Violation`] naming the first event after the close.
+/// A [`Violation`] when any event follows the close.
 pub fn closed_account_never_changes(
     history: &[RecordedEvent<AccountEvent>],
 ) -> Result<(), Violation> {
