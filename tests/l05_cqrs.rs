@@ -19,7 +19,7 @@ use es_workbook::l05_cqrs::read::{
     Answer, Feed, FeedEntry, InboxEntry, Inboxes, Projection, ReadError, ReadModel,
 };
 use es_workbook::l05_cqrs::shared::{
-    EventLog, MessageEvent, Position, RecordedEvent, StreamId, Timestamp, UserId,
+    EventLog, MessageEvent, Position, RecordedEvent, StreamId, UserId,
 };
 use es_workbook::l05_cqrs::write::{MAX_TEXT_CHARS, MessageCommand, MessageError, WriteSide};
 
@@ -74,7 +74,7 @@ fn write_side() -> (EventLog, WriteSide) {
 
 fn handle(write: &WriteSide, n: usize, command: MessageCommand) -> Position {
     write
-        .handle(&message(n), command, Timestamp(0))
+        .handle(&message(n), command)
         .expect("the command is valid")
 }
 
@@ -521,8 +521,8 @@ fn the_write_side_decides_from_the_message_history_even_while_every_read_model_l
     handle(&write, 1, send("ada", "grace", "Lunch?"));
 
     // when: a command that only makes sense if message-1 exists
-    let marked = write.handle(&message(1), mark_read("grace"), Timestamp(1));
-    let rejected = write.handle(&message(1), mark_read("ada"), Timestamp(2));
+    let marked = write.handle(&message(1), mark_read("grace"));
+    let rejected = write.handle(&message(1), mark_read("ada"));
 
     // then: the write side knew, the read model did not
     assert_eq!(marked, Ok(Position(2)));
@@ -549,14 +549,10 @@ fn sending_needs_a_fresh_id_and_text_within_the_limit() {
 
     // when
     let results = [
-        write.handle(&message(1), send("bob", "ada", "again"), Timestamp(1)),
-        write.handle(&message(2), send("ada", "bob", " \n\t "), Timestamp(1)),
-        write.handle(&message(3), send("ada", "bob", &too_long), Timestamp(1)),
-        write.handle(
-            &message(4),
-            send("ada", "bob", &format!("  {longest}  ")),
-            Timestamp(1),
-        ),
+        write.handle(&message(1), send("bob", "ada", "again")),
+        write.handle(&message(2), send("ada", "bob", " \n\t ")),
+        write.handle(&message(3), send("ada", "bob", &too_long)),
+        write.handle(&message(4), send("ada", "bob", &format!("  {longest}  "))),
     ];
 
     // then: lengths count characters, after trimming
@@ -583,10 +579,10 @@ fn only_the_recipient_marks_a_message_read_and_marking_it_twice_records_nothing(
     handle(&write, 2, send("bob", "ada", "unrelated"));
 
     // when
-    let by_sender = write.handle(&message(1), mark_read("ada"), Timestamp(1));
-    let first = write.handle(&message(1), mark_read("grace"), Timestamp(2));
-    let again = write.handle(&message(1), mark_read("grace"), Timestamp(3));
-    let unknown = write.handle(&message(9), mark_read("grace"), Timestamp(4));
+    let by_sender = write.handle(&message(1), mark_read("ada"));
+    let first = write.handle(&message(1), mark_read("grace"));
+    let again = write.handle(&message(1), mark_read("grace"));
+    let unknown = write.handle(&message(9), mark_read("grace"));
 
     // then: the repeat returns the position of the read it repeats
     assert_eq!(
@@ -606,13 +602,13 @@ fn only_the_sender_or_the_recipient_deletes_and_then_nothing_more_can_happen() {
     handle(&write, 2, send("ada", "grace", "keep"));
 
     // when
-    let by_stranger = write.handle(&message(1), delete("bob"), Timestamp(1));
-    let by_sender = write.handle(&message(1), delete("ada"), Timestamp(2));
-    let by_recipient = write.handle(&message(2), delete("grace"), Timestamp(3));
+    let by_stranger = write.handle(&message(1), delete("bob"));
+    let by_sender = write.handle(&message(1), delete("ada"));
+    let by_recipient = write.handle(&message(2), delete("grace"));
     let afterwards = [
-        write.handle(&message(1), delete("grace"), Timestamp(4)),
-        write.handle(&message(1), mark_read("grace"), Timestamp(5)),
-        write.handle(&message(1), send("ada", "grace", "reuse"), Timestamp(6)),
+        write.handle(&message(1), delete("grace")),
+        write.handle(&message(1), mark_read("grace")),
+        write.handle(&message(1), send("ada", "grace", "reuse")),
     ];
 
     // then: a deleted id is not free for a new message
@@ -868,7 +864,7 @@ fn replicas_started_at_different_times_converge_to_what_the_accepted_commands_im
                     (delete(who), ok)
                 }
             };
-            let result = write.handle(&message(n), command.clone(), Timestamp(step));
+            let result = write.handle(&message(n), command.clone());
             assert_eq!(
                 result.is_ok(),
                 expected_ok,
@@ -1087,7 +1083,6 @@ mod exercises {
             &inboxes,
             &message(1),
             send("ada", "grace", "hi"),
-            Timestamp(1),
             PATIENCE,
             |model| model.inbox(&grace),
         );
@@ -1096,7 +1091,6 @@ mod exercises {
             &inboxes,
             &message(1),
             send("ada", "grace", "hi again"),
-            Timestamp(2),
             PATIENCE,
             |model| model.inbox(&grace),
         );
@@ -1106,7 +1100,6 @@ mod exercises {
             &inboxes,
             &message(1),
             mark_read("grace"),
-            Timestamp(3),
             SHORT,
             |model| model.inbox(&grace),
         );
@@ -1116,7 +1109,6 @@ mod exercises {
             &probe,
             &message(2),
             send("ada", "grace", "boom"),
-            Timestamp(4),
             PATIENCE,
             |model| model.counted,
         );

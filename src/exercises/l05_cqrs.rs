@@ -12,7 +12,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::l05_cqrs::read::{Answer, Projection, ReadError, ReadModel};
-use crate::l05_cqrs::shared::{EventLog, Position, RecordedEvent, StreamId, Timestamp, UserId};
+use crate::l05_cqrs::shared::{EventLog, Position, RecordedEvent, StreamId, UserId};
 use crate::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
 
 /// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread,
@@ -113,12 +113,11 @@ pub fn handle_then_query<M: ReadModel, R>(
     projection: &Projection<M>,
     message: &StreamId,
     command: MessageCommand,
-    at: Timestamp,
     timeout: Duration,
     query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, CommandQueryError> {
     // TODO: handle, wait_for, then query; map each error into its variant.
-    let _ = (write, projection, message, command, at, timeout, query);
+    let _ = (write, projection, message, command, timeout, query);
     todo!("exercise 5.3: handle a command, then query what it changed")
 }
 

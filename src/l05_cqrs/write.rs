@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::shared::{EventLog, MessageEvent, Position, RecordedEvent, StreamId, Timestamp, UserId};
+use super::shared::{EventLog, MessageEvent, Position, RecordedEvent, StreamId, UserId};
 
 /// The longest text a message may have, in characters, after trimming.
 pub const MAX_TEXT_CHARS: usize = 280;
@@ -80,7 +80,7 @@ impl WriteSide {
         WriteSide { log }
     }
 
-    /// Handles `command` for the message `message`, recorded at `at`.
+    /// Handles `command` for the message `message`.
     ///
     /// Returns the position to wait for to read your write: a read model
     /// that has reached it shows the message as this command left it. A
@@ -95,12 +95,11 @@ impl WriteSide {
         &self,
         message: &StreamId,
         command: MessageCommand,
-        at: Timestamp,
     ) -> Result<Position, MessageError> {
         // The log runs `decide` while it holds its lock, so two commands for
         // the same message cannot both decide from the same old state.
         self.log
-            .append_with(message, at, |history| decide(&command, &fold(history)))
+            .append_with(message, |history| decide(&command, &fold(history)))
     }
 }
 // ANCHOR_END: write_side

@@ -5,9 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::l05_cqrs::read::{Answer, Projection, ReadError, ReadModel};
-use crate::l05_cqrs::shared::{
-    EventLog, MessageEvent, Position, RecordedEvent, StreamId, Timestamp, UserId,
-};
+use crate::l05_cqrs::shared::{EventLog, MessageEvent, Position, RecordedEvent, StreamId, UserId};
 use crate::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
 
 /// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread.
@@ -151,7 +149,6 @@ pub fn handle_then_query<M: ReadModel, R>(
     projection: &Projection<M>,
     message: &StreamId,
     command: MessageCommand,
-    at: Timestamp,
     timeout: Duration,
     query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, CommandQueryError> {
@@ -163,7 +160,7 @@ pub fn handle_then_query<M: ReadModel, R>(
     // to the client (as a consistency token, for example in a header) so
     // that its next GET waits instead.
     let position = write
-        .handle(message, command, at)
+        .handle(message, command)
         .map_err(CommandQueryError::Rejected)?;
     projection
         .wait_for(position, timeout)
