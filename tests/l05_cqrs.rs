@@ -983,36 +983,68 @@ mod exercises {
         log
     }
 
+    /// A read model that notes which threads applied its events.
+    #[derive(Debug, Default)]
+    struct Witness {
+        threads: Vec<thread::ThreadId>,
+    }
+
+    impl ReadModel for Witness {
+        fn apply(&mut self, _: &RecordedEvent) {
+            let current = thread::current().id();
+            if !self.threads.contains(&current) {
+                self.threads.push(current);
+            }
+        }
+    }
+
     #[test]
     #[cfg_attr(
         not(feature = "solutions"),
         ignore = "exercise 5.1: rebuild a read model on this thread"
     )]
-    fn exercise_5_1_a_rebuild_on_this_thread_equals_the_projections_read_model() {
-        // given
+    fn exercise_5_1_a_rebuild_reads_in_batches_on_this_thread_and_equals_the_projection() {
+        // given: more than two batches of 64
         let log = busy_log();
         let head = log.last_position();
+        assert_eq!(head, Position(230), "the log the test expects");
 
         // when
-        let rebuilt = rebuild::<Inboxes>(&log);
-        let empty = rebuild::<Feed>(&EventLog::new());
+        let mut progress = Vec::new();
+        let rebuilt = rebuild::<Inboxes>(&log, 64, |at| progress.push(at));
+        let witnessed = rebuild::<Witness>(&log, 64, |_| {});
+        let mut untouched = Vec::new();
+        let empty = rebuild::<Feed>(&EventLog::new(), 64, |at| untouched.push(at));
 
-        // then
+        // then: one call of `progress` per batch, at the position it reached
+        assert_eq!(
+            progress,
+            [64, 128, 192, 230].map(Position).to_vec(),
+            "one batch of at most 64 events at a time"
+        );
+        assert_eq!(rebuilt.as_of, head);
         let followed = start::<Inboxes>(&log);
         followed
             .wait_for(head, PATIENCE)
             .expect("the projection catches up");
-        assert_eq!(rebuilt.as_of, head);
         assert_eq!(
             rebuilt.value,
             followed.stop().expect("a healthy projector stops cleanly")
         );
         assert_eq!(
-            empty,
-            Answer {
-                as_of: Position(0),
-                value: Feed::default()
-            }
+            witnessed.value.threads,
+            vec![thread::current().id()],
+            "applied on the calling thread"
+        );
+        assert_eq!(
+            (empty, untouched),
+            (
+                Answer {
+                    as_of: Position(0),
+                    value: Feed::default()
+                },
+                vec![]
+            )
         );
     }
 
@@ -1021,15 +1053,18 @@ mod exercises {
         not(feature = "solutions"),
         ignore = "exercise 5.2: a sent folder per user"
     )]
-    fn exercise_5_2_a_sent_folder_shows_live_sent_messages_and_whether_they_were_read() {
-        // given
+    fn exercise_5_2_a_sent_folder_shows_live_sent_messages_oldest_first_and_whether_read() {
+        // given: message ids out of send order, one deleted by its recipient
+        // and one by its sender
         let (log, write) = write_side();
-        handle(&write, 1, send("ada", "grace", "one"));
-        handle(&write, 2, send("ada", "bob", "two"));
-        handle(&write, 3, send("ada", "grace", "three"));
+        handle(&write, 2, send("ada", "grace", "one"));
+        handle(&write, 5, send("ada", "bob", "two"));
+        handle(&write, 10, send("ada", "grace", "three"));
         handle(&write, 4, send("grace", "ada", "four"));
-        handle(&write, 1, mark_read("grace"));
-        handle(&write, 2, delete("bob"));
+        handle(&write, 7, send("ada", "bob", "five"));
+        handle(&write, 2, mark_read("grace"));
+        handle(&write, 5, delete("bob"));
+        handle(&write, 7, delete("ada"));
 
         // when: folded by hand, and followed by a projector thread
         let mut by_hand = SentFolders::default();
@@ -1051,8 +1086,8 @@ mod exercises {
         assert_eq!(
             by_hand.sent_by(&user("ada")),
             vec![
-                sent(1, "grace", "one", true),
-                sent(3, "grace", "three", false)
+                sent(2, "grace", "one", true),
+                sent(10, "grace", "three", false)
             ]
         );
         assert_eq!(
@@ -1151,7 +1186,7 @@ mod exercises {
         not(feature = "solutions"),
         ignore = "exercise 5.4: route a query to a fresh enough replica"
     )]
-    fn exercise_5_4_the_freshest_replica_answers_or_the_wait_times_out() {
+    fn exercise_5_4_the_first_fresh_replica_answers_or_the_furthest_is_waited_on() {
         // given: replica one held at #1, replica two held at #2, the log at #3
         let (log, write) = write_side();
         let (one, two) = (start::<Inboxes>(&log), start::<Inboxes>(&log));
@@ -1167,39 +1202,71 @@ mod exercises {
         let count = |model: &Inboxes| model.inbox(&user("grace")).len();
 
         // when
-        let fresh_enough = query_freshest(&[&one, &two], second, SHORT, count);
+        let first_fresh = query_freshest(&[&one, &two], first, SHORT, count);
+        let only_two = query_freshest(&[&one, &two], second, SHORT, count);
         let too_old = query_freshest(&[&one, &two], third, SHORT, count);
         let nobody = query_freshest::<Inboxes, usize>(&[], first, SHORT, count);
         two.resume();
         let after_resume = query_freshest(&[&one, &two], third, PATIENCE, count);
 
         // then
-        assert_eq!(
-            fresh_enough,
+        let answer = |as_of: u64, value: usize| {
             Ok(Answer {
-                as_of: Position(2),
-                value: 2
+                as_of: Position(as_of),
+                value,
             })
-        );
-        assert_eq!(
-            too_old,
+        };
+        let timeout = |waited_for: Position, reached: u64| {
             Err(ReadError::Timeout {
-                waited_for: Position(3),
-                reached: Position(2)
+                waited_for,
+                reached: Position(reached),
             })
-        );
+        };
         assert_eq!(
-            nobody,
+            first_fresh,
+            answer(1, 1),
+            "the first fresh enough, not the freshest"
+        );
+        assert_eq!(only_two, answer(2, 2));
+        assert_eq!(too_old, timeout(third, 2), "waited on the furthest along");
+        assert_eq!(nobody, timeout(first, 0));
+        assert_eq!(after_resume, answer(3, 3));
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 5.4: route a query to a fresh enough replica"
+    )]
+    fn exercise_5_4_on_a_tie_the_first_of_the_furthest_replicas_is_waited_on() {
+        // given: two replicas both at #1 and the log at #2; `failed` stopped
+        // there because its read model panicked on #2, `paused` was held
+        let (log, write) = write_side();
+        let (failed, paused) = (start::<Probe>(&log), start::<Probe>(&log));
+        let first = handle(&write, 1, send("ada", "grace", "one"));
+        for replica in [&failed, &paused] {
+            replica
+                .wait_for(first, PATIENCE)
+                .expect("each replica catches up");
+        }
+        paused.pause();
+        let second = handle(&write, 2, send("ada", "grace", "boom"));
+        let failure = failed
+            .wait_for(second, PATIENCE)
+            .expect_err("its read model panics on #2");
+        let counted = |model: &Probe| model.counted;
+
+        // when
+        let failed_first = query_freshest(&[&failed, &paused], second, SHORT, counted);
+        let paused_first = query_freshest(&[&paused, &failed], second, SHORT, counted);
+
+        // then
+        assert_eq!(failed_first, Err(failure));
+        assert_eq!(
+            paused_first,
             Err(ReadError::Timeout {
-                waited_for: Position(1),
-                reached: Position(0)
-            })
-        );
-        assert_eq!(
-            after_resume,
-            Ok(Answer {
-                as_of: Position(3),
-                value: 3
+                waited_for: second,
+                reached: first
             })
         );
     }
