@@ -18,11 +18,6 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The identity of a person who sends and receives messages, such as `ada`.
@@ -33,11 +28,6 @@ impl UserId {
     /// Makes a user id from any string, such as `"ada"`.
     pub fn new(id: impl Into<String>) -> Self {
         UserId(id.into())
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 

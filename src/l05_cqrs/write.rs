@@ -8,9 +8,6 @@ use std::fmt;
 
 use super::shared::{EventLog, MessageEvent, Position, RecordedEvent, StreamId, UserId};
 
-/// The longest text a message may have, in characters, after trimming.
-pub const MAX_TEXT_CHARS: usize = 280;
-
 // ANCHOR: commands
 /// Something a user asks to do with one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,13 +44,6 @@ pub enum MessageError {
     Deleted,
     /// The text is empty once trimmed.
     EmptyText,
-    /// The text is longer than [`MAX_TEXT_CHARS`].
-    TextTooLong {
-        /// Its length in characters, after trimming.
-        length: usize,
-        /// The limit.
-        max: usize,
-    },
     /// Someone other than the recipient tried to mark the message read.
     NotRecipient {
         /// Who tried.
@@ -151,13 +141,8 @@ fn decide(
     match (command, state) {
         (MessageCommand::SendMessage { from, to, text }, MessageState::NotSent) => {
             let text = text.trim();
-            let length = text.chars().count();
-            if length == 0 {
+            if text.is_empty() {
                 return Err(MessageError::EmptyText);
-            }
-            if length > MAX_TEXT_CHARS {
-                let max = MAX_TEXT_CHARS;
-                return Err(MessageError::TextTooLong { length, max });
             }
             Ok(vec![MessageEvent::MessageSent {
                 from: from.clone(),
@@ -195,9 +180,6 @@ impl fmt::Display for MessageError {
             MessageError::NotFound => f.write_str("no message with this id was sent"),
             MessageError::Deleted => f.write_str("the message was deleted"),
             MessageError::EmptyText => f.write_str("a message needs some text"),
-            MessageError::TextTooLong { length, max } => {
-                write!(f, "the text is {length} characters long, more than {max}")
-            }
             MessageError::NotRecipient { user } => {
                 write!(f, "{user} is not the recipient, so cannot mark it read")
             }
