@@ -45,8 +45,9 @@ pub struct SentEntry {
 }
 
 /// Exercise 5.2: every user's "sent" folder: the live messages they sent,
-/// oldest first, each showing whether the recipient has read it. A deleted
-/// message leaves the folder, whoever deleted it.
+/// in the order they were sent (not in the order of their ids), each showing
+/// whether the recipient has read it. A deleted message leaves the folder,
+/// whoever deleted it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SentFolders {
     // TODO: keep these fields or choose your own (then change `sent_by` too).
@@ -67,8 +68,7 @@ impl SentFolders {
 
 impl ReadModel for SentFolders {
     fn apply(&mut self, recorded: &RecordedEvent) {
-        // TODO: file a MessageSent under its sender, mark it on MessageRead,
-        // and take it out on MessageDeleted.
+        // TODO: keep every sender's folder up to date with this event.
         let _ = (&mut self.filed, recorded);
         todo!("exercise 5.2: a sent folder per user")
     }
