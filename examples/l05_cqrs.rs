@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use es_workbook::l05_cqrs::read::{Feed, Inboxes, Projection};
-use es_workbook::l05_cqrs::shared::{EventLog, StreamId, Timestamp, UserId};
+use es_workbook::l05_cqrs::shared::{EventLog, StreamId, UserId};
 use es_workbook::l05_cqrs::write::{MessageCommand, WriteSide};
 
 /// Long enough that only a broken read model ever reaches it.
@@ -55,12 +55,6 @@ fn show_inbox(
 pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let (ada, grace, bob) = (UserId::new("ada"), UserId::new("grace"), UserId::new("bob"));
     let [m1, m2, m3, m4] = [1, 2, 3, 4].map(|n| StreamId::new(format!("message-{n}")));
-    // Each command is recorded one minute after the previous one.
-    let mut minute = 0;
-    let mut now = || {
-        minute += 1;
-        Timestamp(1_772_442_000 + 60 * minute)
-    };
 
     let log = EventLog::new();
     let write = WriteSide::new(log.clone());
@@ -78,7 +72,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         out,
         "  (the inbox projector is paused, standing in for a slow one)"
     )?;
-    let at = write.handle(&m1, send(&ada, &grace, "Lunch at noon?"), now())?;
+    let at = write.handle(&m1, send(&ada, &grace, "Lunch at noon?"))?;
     writeln!(out, "  ada sends {m1} to grace: accepted at {at}")?;
     show_inbox(out, &inboxes, &grace)?;
     inboxes.resume();
@@ -94,11 +88,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         out,
         "2. Read your writes: wait for the position the command returned"
     )?;
-    let at = write.handle(
-        &m2,
-        send(&grace, &ada, "Yes! 12:15 at the usual place"),
-        now(),
-    )?;
+    let at = write.handle(&m2, send(&grace, &ada, "Yes! 12:15 at the usual place"))?;
     writeln!(out, "  grace replies with {m2}: accepted at {at}")?;
     writeln!(
         out,
@@ -118,10 +108,10 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         "  (the inbox projector is paused at {})",
         inboxes.position()
     )?;
-    let at = write.handle(&m3, send(&bob, &grace, "Can I join?"), now())?;
+    let at = write.handle(&m3, send(&bob, &grace, "Can I join?"))?;
     writeln!(out, "  bob sends {m3} to grace: accepted at {at}")?;
     let read = MessageCommand::MarkRead { by: grace.clone() };
-    let at = write.handle(&m3, read, now())?;
+    let at = write.handle(&m3, read)?;
     writeln!(out, "  grace marks {m3} read: accepted at {at}")?;
     writeln!(
         out,
@@ -152,7 +142,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         ),
     ];
     for (what, message, command) in attempts {
-        match write.handle(message, command, now()) {
+        match write.handle(message, command) {
             Ok(at) => writeln!(out, "  {what}: accepted at {at}")?,
             Err(error) => writeln!(out, "  {what}: rejected: {error}")?,
         }
@@ -186,7 +176,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         "5. Several read models from one log, and a replica that converges"
     )?;
     let delete = MessageCommand::DeleteMessage { by: ada.clone() };
-    let at = write.handle(&m1, delete, now())?;
+    let at = write.handle(&m1, delete)?;
     writeln!(out, "  ada deletes {m1}: accepted at {at}")?;
     feed.wait_for(at, PATIENCE)?;
     let latest = feed.query(|model| model.latest(10))?;

@@ -22,11 +22,6 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The number of an event within its stream, from 1; `Version(0)` is a
@@ -82,17 +77,6 @@ pub enum PostEvent {
     PostPublished,
 }
 
-impl PostEvent {
-    /// The event's type name, as it is recorded next to the event.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            PostEvent::PostCreated { .. } => "PostCreated",
-            PostEvent::PostImported { .. } => "PostImported",
-            PostEvent::PostRetitled { .. } => "PostRetitled",
-            PostEvent::PostPublished => "PostPublished",
-        }
-    }
-}
 // ANCHOR_END: events
 
 /// An event as the store keeps it, with the metadata the store assigned.
@@ -104,8 +88,6 @@ pub struct RecordedEvent {
     pub version: Version,
     /// Its number across the whole store, starting at 1.
     pub position: Position,
-    /// The event's type name, such as `"PostCreated"`.
-    pub event_type: &'static str,
     /// When the store recorded it: never earlier than the stream's event
     /// before it.
     pub recorded_at: Timestamp,
@@ -187,7 +169,6 @@ impl EventStore {
                 stream: stream.clone(),
                 version: Version(indexes.len() as u64),
                 position: Position(index as u64 + 1),
-                event_type: event.event_type(),
                 recorded_at,
                 event,
             });

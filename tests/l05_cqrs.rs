@@ -19,9 +19,9 @@ use es_workbook::l05_cqrs::read::{
     Answer, Feed, FeedEntry, InboxEntry, Inboxes, Projection, ReadError, ReadModel,
 };
 use es_workbook::l05_cqrs::shared::{
-    EventLog, MessageEvent, Position, RecordedEvent, StreamId, Timestamp, UserId,
+    EventLog, MessageEvent, Position, RecordedEvent, StreamId, UserId,
 };
-use es_workbook::l05_cqrs::write::{MAX_TEXT_CHARS, MessageCommand, MessageError, WriteSide};
+use es_workbook::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
 
 /// Long enough that only a broken read model fails to arrive in time.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -74,7 +74,7 @@ fn write_side() -> (EventLog, WriteSide) {
 
 fn handle(write: &WriteSide, n: usize, command: MessageCommand) -> Position {
     write
-        .handle(&message(n), command, Timestamp(0))
+        .handle(&message(n), command)
         .expect("the command is valid")
 }
 
@@ -521,8 +521,8 @@ fn the_write_side_decides_from_the_message_history_even_while_every_read_model_l
     handle(&write, 1, send("ada", "grace", "Lunch?"));
 
     // when: a command that only makes sense if message-1 exists
-    let marked = write.handle(&message(1), mark_read("grace"), Timestamp(1));
-    let rejected = write.handle(&message(1), mark_read("ada"), Timestamp(2));
+    let marked = write.handle(&message(1), mark_read("grace"));
+    let rejected = write.handle(&message(1), mark_read("ada"));
 
     // then: the write side knew, the read model did not
     assert_eq!(marked, Ok(Position(2)));
@@ -540,39 +540,36 @@ fn the_write_side_decides_from_the_message_history_even_while_every_read_model_l
 }
 
 #[test]
-fn sending_needs_a_fresh_id_and_text_within_the_limit() {
+fn sending_needs_a_fresh_id_and_some_text() {
     // given
     let (log, write) = write_side();
     handle(&write, 1, send("ada", "grace", "first"));
-    let longest = "é".repeat(MAX_TEXT_CHARS);
-    let too_long = "é".repeat(MAX_TEXT_CHARS + 1);
 
     // when
     let results = [
-        write.handle(&message(1), send("bob", "ada", "again"), Timestamp(1)),
-        write.handle(&message(2), send("ada", "bob", " \n\t "), Timestamp(1)),
-        write.handle(&message(3), send("ada", "bob", &too_long), Timestamp(1)),
-        write.handle(
-            &message(4),
-            send("ada", "bob", &format!("  {longest}  ")),
-            Timestamp(1),
-        ),
+        write.handle(&message(1), send("bob", "ada", "again")),
+        write.handle(&message(2), send("ada", "bob", " \n\t ")),
+        write.handle(&message(3), send("ada", "bob", "  padded  ")),
     ];
 
-    // then: lengths count characters, after trimming
+    // then: the text is trimmed before it is checked and recorded
     assert_eq!(
         results,
         [
             Err(MessageError::AlreadySent),
             Err(MessageError::EmptyText),
-            Err(MessageError::TextTooLong {
-                length: MAX_TEXT_CHARS + 1,
-                max: MAX_TEXT_CHARS
-            }),
             Ok(Position(2)),
         ]
     );
-    assert_eq!(log.last_position(), Position(2));
+    let recorded = log.read_after(Position(1), 10);
+    assert_eq!(
+        recorded.iter().map(|r| &r.event).collect::<Vec<_>>(),
+        vec![&MessageEvent::MessageSent {
+            from: user("ada"),
+            to: user("bob"),
+            text: "padded".to_string()
+        }]
+    );
 }
 
 #[test]
@@ -583,10 +580,10 @@ fn only_the_recipient_marks_a_message_read_and_marking_it_twice_records_nothing(
     handle(&write, 2, send("bob", "ada", "unrelated"));
 
     // when
-    let by_sender = write.handle(&message(1), mark_read("ada"), Timestamp(1));
-    let first = write.handle(&message(1), mark_read("grace"), Timestamp(2));
-    let again = write.handle(&message(1), mark_read("grace"), Timestamp(3));
-    let unknown = write.handle(&message(9), mark_read("grace"), Timestamp(4));
+    let by_sender = write.handle(&message(1), mark_read("ada"));
+    let first = write.handle(&message(1), mark_read("grace"));
+    let again = write.handle(&message(1), mark_read("grace"));
+    let unknown = write.handle(&message(9), mark_read("grace"));
 
     // then: the repeat returns the position of the read it repeats
     assert_eq!(
@@ -606,13 +603,13 @@ fn only_the_sender_or_the_recipient_deletes_and_then_nothing_more_can_happen() {
     handle(&write, 2, send("ada", "grace", "keep"));
 
     // when
-    let by_stranger = write.handle(&message(1), delete("bob"), Timestamp(1));
-    let by_sender = write.handle(&message(1), delete("ada"), Timestamp(2));
-    let by_recipient = write.handle(&message(2), delete("grace"), Timestamp(3));
+    let by_stranger = write.handle(&message(1), delete("bob"));
+    let by_sender = write.handle(&message(1), delete("ada"));
+    let by_recipient = write.handle(&message(2), delete("grace"));
     let afterwards = [
-        write.handle(&message(1), delete("grace"), Timestamp(4)),
-        write.handle(&message(1), mark_read("grace"), Timestamp(5)),
-        write.handle(&message(1), send("ada", "grace", "reuse"), Timestamp(6)),
+        write.handle(&message(1), delete("grace")),
+        write.handle(&message(1), mark_read("grace")),
+        write.handle(&message(1), send("ada", "grace", "reuse")),
     ];
 
     // then: a deleted id is not free for a new message
@@ -859,16 +856,16 @@ fn replicas_started_at_different_times_converge_to_what_the_accepted_commands_im
                 }
                 1 => (
                     mark_read(who),
-                    live.get(&n).is_some_and(|m| m.to.as_str() == who),
+                    live.get(&n).is_some_and(|m| m.to == user(who)),
                 ),
                 _ => {
                     let ok = live
                         .get(&n)
-                        .is_some_and(|m| m.from.as_str() == who || m.to.as_str() == who);
+                        .is_some_and(|m| m.from == user(who) || m.to == user(who));
                     (delete(who), ok)
                 }
             };
-            let result = write.handle(&message(n), command.clone(), Timestamp(step));
+            let result = write.handle(&message(n), command.clone());
             assert_eq!(
                 result.is_ok(),
                 expected_ok,
@@ -923,7 +920,7 @@ fn replicas_started_at_different_times_converge_to_what_the_accepted_commands_im
         for name in users {
             let expected: Vec<InboxEntry> = by_send
                 .iter()
-                .filter(|(_, m)| m.to.as_str() == name)
+                .filter(|(_, m)| m.to == user(name))
                 .map(|&(n, m)| InboxEntry {
                     message: message(n),
                     from: m.from.clone(),
@@ -987,36 +984,68 @@ mod exercises {
         log
     }
 
+    /// A read model that notes which threads applied its events.
+    #[derive(Debug, Default)]
+    struct Witness {
+        threads: Vec<thread::ThreadId>,
+    }
+
+    impl ReadModel for Witness {
+        fn apply(&mut self, _: &RecordedEvent) {
+            let current = thread::current().id();
+            if !self.threads.contains(&current) {
+                self.threads.push(current);
+            }
+        }
+    }
+
     #[test]
     #[cfg_attr(
         not(feature = "solutions"),
         ignore = "exercise 5.1: rebuild a read model on this thread"
     )]
-    fn exercise_5_1_a_rebuild_on_this_thread_equals_the_projections_read_model() {
-        // given
+    fn exercise_5_1_a_rebuild_reads_in_batches_on_this_thread_and_equals_the_projection() {
+        // given: more than two batches of 64
         let log = busy_log();
         let head = log.last_position();
+        assert_eq!(head, Position(230), "the log the test expects");
 
         // when
-        let rebuilt = rebuild::<Inboxes>(&log);
-        let empty = rebuild::<Feed>(&EventLog::new());
+        let mut progress = Vec::new();
+        let rebuilt = rebuild::<Inboxes>(&log, 64, |at| progress.push(at));
+        let witnessed = rebuild::<Witness>(&log, 64, |_| {});
+        let mut untouched = Vec::new();
+        let empty = rebuild::<Feed>(&EventLog::new(), 64, |at| untouched.push(at));
 
-        // then
+        // then: one call of `progress` per batch, at the position it reached
+        assert_eq!(
+            progress,
+            [64, 128, 192, 230].map(Position).to_vec(),
+            "one batch of at most 64 events at a time"
+        );
+        assert_eq!(rebuilt.as_of, head);
         let followed = start::<Inboxes>(&log);
         followed
             .wait_for(head, PATIENCE)
             .expect("the projection catches up");
-        assert_eq!(rebuilt.as_of, head);
         assert_eq!(
             rebuilt.value,
             followed.stop().expect("a healthy projector stops cleanly")
         );
         assert_eq!(
-            empty,
-            Answer {
-                as_of: Position(0),
-                value: Feed::default()
-            }
+            witnessed.value.threads,
+            vec![thread::current().id()],
+            "applied on the calling thread"
+        );
+        assert_eq!(
+            (empty, untouched),
+            (
+                Answer {
+                    as_of: Position(0),
+                    value: Feed::default()
+                },
+                vec![]
+            )
         );
     }
 
@@ -1025,15 +1054,18 @@ mod exercises {
         not(feature = "solutions"),
         ignore = "exercise 5.2: a sent folder per user"
     )]
-    fn exercise_5_2_a_sent_folder_shows_live_sent_messages_and_whether_they_were_read() {
-        // given
+    fn exercise_5_2_a_sent_folder_shows_live_sent_messages_oldest_first_and_whether_read() {
+        // given: message ids out of send order, one deleted by its recipient
+        // and one by its sender
         let (log, write) = write_side();
-        handle(&write, 1, send("ada", "grace", "one"));
-        handle(&write, 2, send("ada", "bob", "two"));
-        handle(&write, 3, send("ada", "grace", "three"));
+        handle(&write, 2, send("ada", "grace", "one"));
+        handle(&write, 5, send("ada", "bob", "two"));
+        handle(&write, 10, send("ada", "grace", "three"));
         handle(&write, 4, send("grace", "ada", "four"));
-        handle(&write, 1, mark_read("grace"));
-        handle(&write, 2, delete("bob"));
+        handle(&write, 7, send("ada", "bob", "five"));
+        handle(&write, 2, mark_read("grace"));
+        handle(&write, 5, delete("bob"));
+        handle(&write, 7, delete("ada"));
 
         // when: folded by hand, and followed by a projector thread
         let mut by_hand = SentFolders::default();
@@ -1055,8 +1087,8 @@ mod exercises {
         assert_eq!(
             by_hand.sent_by(&user("ada")),
             vec![
-                sent(1, "grace", "one", true),
-                sent(3, "grace", "three", false)
+                sent(2, "grace", "one", true),
+                sent(10, "grace", "three", false)
             ]
         );
         assert_eq!(
@@ -1087,7 +1119,6 @@ mod exercises {
             &inboxes,
             &message(1),
             send("ada", "grace", "hi"),
-            Timestamp(1),
             PATIENCE,
             |model| model.inbox(&grace),
         );
@@ -1096,7 +1127,6 @@ mod exercises {
             &inboxes,
             &message(1),
             send("ada", "grace", "hi again"),
-            Timestamp(2),
             PATIENCE,
             |model| model.inbox(&grace),
         );
@@ -1106,7 +1136,6 @@ mod exercises {
             &inboxes,
             &message(1),
             mark_read("grace"),
-            Timestamp(3),
             SHORT,
             |model| model.inbox(&grace),
         );
@@ -1116,7 +1145,6 @@ mod exercises {
             &probe,
             &message(2),
             send("ada", "grace", "boom"),
-            Timestamp(4),
             PATIENCE,
             |model| model.counted,
         );
@@ -1159,7 +1187,7 @@ mod exercises {
         not(feature = "solutions"),
         ignore = "exercise 5.4: route a query to a fresh enough replica"
     )]
-    fn exercise_5_4_the_freshest_replica_answers_or_the_wait_times_out() {
+    fn exercise_5_4_the_first_fresh_replica_answers_or_the_furthest_is_waited_on() {
         // given: replica one held at #1, replica two held at #2, the log at #3
         let (log, write) = write_side();
         let (one, two) = (start::<Inboxes>(&log), start::<Inboxes>(&log));
@@ -1175,39 +1203,71 @@ mod exercises {
         let count = |model: &Inboxes| model.inbox(&user("grace")).len();
 
         // when
-        let fresh_enough = query_freshest(&[&one, &two], second, SHORT, count);
+        let first_fresh = query_freshest(&[&one, &two], first, SHORT, count);
+        let only_two = query_freshest(&[&one, &two], second, SHORT, count);
         let too_old = query_freshest(&[&one, &two], third, SHORT, count);
         let nobody = query_freshest::<Inboxes, usize>(&[], first, SHORT, count);
         two.resume();
         let after_resume = query_freshest(&[&one, &two], third, PATIENCE, count);
 
         // then
-        assert_eq!(
-            fresh_enough,
+        let answer = |as_of: u64, value: usize| {
             Ok(Answer {
-                as_of: Position(2),
-                value: 2
+                as_of: Position(as_of),
+                value,
             })
-        );
-        assert_eq!(
-            too_old,
+        };
+        let timeout = |waited_for: Position, reached: u64| {
             Err(ReadError::Timeout {
-                waited_for: Position(3),
-                reached: Position(2)
+                waited_for,
+                reached: Position(reached),
             })
-        );
+        };
         assert_eq!(
-            nobody,
+            first_fresh,
+            answer(1, 1),
+            "the first fresh enough, not the freshest"
+        );
+        assert_eq!(only_two, answer(2, 2));
+        assert_eq!(too_old, timeout(third, 2), "waited on the furthest along");
+        assert_eq!(nobody, timeout(first, 0));
+        assert_eq!(after_resume, answer(3, 3));
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 5.4: route a query to a fresh enough replica"
+    )]
+    fn exercise_5_4_on_a_tie_the_first_of_the_furthest_replicas_is_waited_on() {
+        // given: two replicas both at #1 and the log at #2; `failed` stopped
+        // there because its read model panicked on #2, `paused` was held
+        let (log, write) = write_side();
+        let (failed, paused) = (start::<Probe>(&log), start::<Probe>(&log));
+        let first = handle(&write, 1, send("ada", "grace", "one"));
+        for replica in [&failed, &paused] {
+            replica
+                .wait_for(first, PATIENCE)
+                .expect("each replica catches up");
+        }
+        paused.pause();
+        let second = handle(&write, 2, send("ada", "grace", "boom"));
+        let failure = failed
+            .wait_for(second, PATIENCE)
+            .expect_err("its read model panics on #2");
+        let counted = |model: &Probe| model.counted;
+
+        // when
+        let failed_first = query_freshest(&[&failed, &paused], second, SHORT, counted);
+        let paused_first = query_freshest(&[&paused, &failed], second, SHORT, counted);
+
+        // then
+        assert_eq!(failed_first, Err(failure));
+        assert_eq!(
+            paused_first,
             Err(ReadError::Timeout {
-                waited_for: Position(1),
-                reached: Position(0)
-            })
-        );
-        assert_eq!(
-            after_resume,
-            Ok(Answer {
-                as_of: Position(3),
-                value: 3
+                waited_for: second,
+                reached: first
             })
         );
     }

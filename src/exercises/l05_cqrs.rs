@@ -12,17 +12,22 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::l05_cqrs::read::{Answer, Projection, ReadError, ReadModel};
-use crate::l05_cqrs::shared::{EventLog, Position, RecordedEvent, StreamId, Timestamp, UserId};
+use crate::l05_cqrs::shared::{EventLog, Position, RecordedEvent, StreamId, UserId};
 use crate::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
 
 /// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread,
 /// with no projector thread, and returns it with the position of the last
-/// event applied (`Position(0)` for an empty log). Read the log in batches:
-/// never copy all of it at once.
-pub fn rebuild<M: ReadModel>(log: &EventLog) -> Answer<M> {
-    // TODO: start from `M::default()` at `Position(0)`, then apply
-    // `log.read_after(position, batch)` until a batch comes back empty.
-    let _ = log;
+/// event applied (`Position(0)` for an empty log). It reads the log at most
+/// `batch` events at a time (`batch` is at least 1), never all of it at once,
+/// and after applying each batch calls `progress` with the position reached,
+/// so that a long rebuild can say how far it has got.
+pub fn rebuild<M: ReadModel>(
+    log: &EventLog,
+    batch: usize,
+    progress: impl FnMut(Position),
+) -> Answer<M> {
+    // TODO: apply the log, a batch at a time, until nothing is left.
+    let _ = (log, batch, progress);
     todo!("exercise 5.1: rebuild a read model from the log on this thread")
 }
 
@@ -40,8 +45,9 @@ pub struct SentEntry {
 }
 
 /// Exercise 5.2: every user's "sent" folder: the live messages they sent,
-/// oldest first, each showing whether the recipient has read it. A deleted
-/// message leaves the folder, whoever deleted it.
+/// in the order they were sent (not in the order of their ids), each showing
+/// whether the recipient has read it. A deleted message leaves the folder,
+/// whoever deleted it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SentFolders {
     // TODO: keep these fields or choose your own (then change `sent_by` too).
@@ -62,8 +68,7 @@ impl SentFolders {
 
 impl ReadModel for SentFolders {
     fn apply(&mut self, recorded: &RecordedEvent) {
-        // TODO: file a MessageSent under its sender, mark it on MessageRead,
-        // and take it out on MessageDeleted.
+        // TODO: keep every sender's folder up to date with this event.
         let _ = (&mut self.filed, recorded);
         todo!("exercise 5.2: a sent folder per user")
     }
@@ -105,20 +110,19 @@ impl std::error::Error for CommandQueryError {
 ///
 /// # Errors
 ///
-/// [`CommandQueryError::Rejected`] if the write side refuses the command
-/// (without waiting), [`CommandQueryError::NotYetVisible`] if the read model
-/// does not catch up in time.
+/// [`CommandQueryError::Rejected`] if the write side refuses the command,
+/// [`CommandQueryError::NotYetVisible`] if the read model does not catch up
+/// in time or its projector has failed.
 pub fn handle_then_query<M: ReadModel, R>(
     write: &WriteSide,
     projection: &Projection<M>,
     message: &StreamId,
     command: MessageCommand,
-    at: Timestamp,
     timeout: Duration,
     query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, CommandQueryError> {
-    // TODO: handle, wait_for, then query; map each error into its variant.
-    let _ = (write, projection, message, command, at, timeout, query);
+    // TODO: make the write visible before you query.
+    let _ = (write, projection, message, command, timeout, query);
     todo!("exercise 5.3: handle a command, then query what it changed")
 }
 
@@ -128,15 +132,18 @@ pub fn handle_then_query<M: ReadModel, R>(
 ///
 /// # Errors
 ///
-/// [`ReadError::Timeout`] if the replica waited on does not reach `at_least`
-/// in time, or at once, with `reached: Position(0)`, if `replicas` is empty.
+/// Whatever waiting on the chosen replica returns: [`ReadError::Timeout`] if
+/// it does not reach `at_least` in time, [`ReadError::ProjectorFailed`] if
+/// its projector has failed (a failed replica keeps the position it stopped
+/// at, and is chosen like any other). With no replicas at all,
+/// [`ReadError::Timeout`] at once, with `reached: Position(0)`.
 pub fn query_freshest<M: ReadModel, R>(
     replicas: &[&Projection<M>],
     at_least: Position,
     timeout: Duration,
     query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, ReadError> {
-    // TODO: look at each replica's `position()` before waiting on any.
+    // TODO: choose a replica, then answer from it.
     let _ = (replicas, at_least, timeout, query);
     todo!("exercise 5.4: route a query to a fresh enough replica")
 }

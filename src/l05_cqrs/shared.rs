@@ -18,11 +18,6 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The identity of a person who sends and receives messages, such as `ada`.
@@ -34,28 +29,13 @@ impl UserId {
     pub fn new(id: impl Into<String>) -> Self {
         UserId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
-
-/// The number of an event within its stream, starting at 1; `Version(0)` is
-/// a stream with no events.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version(pub u64);
 
 /// The place of an event in the whole log, starting at 1; `Position(0)` means
 /// "before the first event". The write side hands positions out, and the read
 /// side counts how far it has got in them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position(pub u64);
-
-/// When the log recorded an event, in seconds since the Unix epoch, supplied
-/// by the caller.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub u64);
 
 // ANCHOR: events
 /// Something that happened to a message.
@@ -82,28 +62,14 @@ pub enum MessageEvent {
     },
 }
 
-impl MessageEvent {
-    /// The event's type name, such as `"MessageSent"`.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            MessageEvent::MessageSent { .. } => "MessageSent",
-            MessageEvent::MessageRead { .. } => "MessageRead",
-            MessageEvent::MessageDeleted { .. } => "MessageDeleted",
-        }
-    }
-}
-
-/// An event as the log keeps it: the fact plus where and when it was stored.
+/// An event as the log keeps it: the fact plus where it was stored. (This
+/// lesson reads no versions or times, so the log keeps none.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent {
     /// The message the event is about.
     pub stream: StreamId,
-    /// Its number within that stream, starting at 1.
-    pub version: Version,
     /// Its number across the whole log, starting at 1.
     pub position: Position,
-    /// When it was recorded, as supplied by the caller.
-    pub recorded_at: Timestamp,
     /// The fact itself.
     pub event: MessageEvent,
 }
@@ -158,13 +124,12 @@ impl EventLog {
     pub fn append_with<E>(
         &self,
         stream: &StreamId,
-        recorded_at: Timestamp,
         decide: impl FnOnce(&[&RecordedEvent]) -> Result<Vec<MessageEvent>, E>,
     ) -> Result<Position, E> {
         let mut store = lock(&self.inner.store);
         let events = decide(&store.read_stream(stream))?;
         let appended = !events.is_empty();
-        let position = store.append(stream, events, recorded_at);
+        let position = store.append(stream, events);
         drop(store);
         if appended {
             self.inner.appended.notify_all();
@@ -227,21 +192,14 @@ impl Store {
         })
     }
 
-    fn append(
-        &mut self,
-        stream: &StreamId,
-        events: Vec<MessageEvent>,
-        recorded_at: Timestamp,
-    ) -> Position {
+    fn append(&mut self, stream: &StreamId, events: Vec<MessageEvent>) -> Position {
         let indexes = self.streams.entry(stream.clone()).or_default();
         for event in events {
             let index = self.events.len();
             indexes.push(index);
             self.events.push(RecordedEvent {
                 stream: stream.clone(),
-                version: Version(indexes.len() as u64),
                 position: Position(index as u64 + 1),
-                recorded_at,
                 event,
             });
         }
@@ -277,12 +235,6 @@ impl fmt::Display for StreamId {
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "v{}", self.0)
     }
 }
 

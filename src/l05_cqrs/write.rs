@@ -6,10 +6,7 @@
 
 use std::fmt;
 
-use super::shared::{EventLog, MessageEvent, Position, RecordedEvent, StreamId, Timestamp, UserId};
-
-/// The longest text a message may have, in characters, after trimming.
-pub const MAX_TEXT_CHARS: usize = 280;
+use super::shared::{EventLog, MessageEvent, Position, RecordedEvent, StreamId, UserId};
 
 // ANCHOR: commands
 /// Something a user asks to do with one message.
@@ -47,13 +44,6 @@ pub enum MessageError {
     Deleted,
     /// The text is empty once trimmed.
     EmptyText,
-    /// The text is longer than [`MAX_TEXT_CHARS`].
-    TextTooLong {
-        /// Its length in characters, after trimming.
-        length: usize,
-        /// The limit.
-        max: usize,
-    },
     /// Someone other than the recipient tried to mark the message read.
     NotRecipient {
         /// Who tried.
@@ -80,7 +70,7 @@ impl WriteSide {
         WriteSide { log }
     }
 
-    /// Handles `command` for the message `message`, recorded at `at`.
+    /// Handles `command` for the message `message`.
     ///
     /// Returns the position to wait for to read your write: a read model
     /// that has reached it shows the message as this command left it. A
@@ -95,12 +85,11 @@ impl WriteSide {
         &self,
         message: &StreamId,
         command: MessageCommand,
-        at: Timestamp,
     ) -> Result<Position, MessageError> {
         // The log runs `decide` while it holds its lock, so two commands for
         // the same message cannot both decide from the same old state.
         self.log
-            .append_with(message, at, |history| decide(&command, &fold(history)))
+            .append_with(message, |history| decide(&command, &fold(history)))
     }
 }
 // ANCHOR_END: write_side
@@ -152,13 +141,8 @@ fn decide(
     match (command, state) {
         (MessageCommand::SendMessage { from, to, text }, MessageState::NotSent) => {
             let text = text.trim();
-            let length = text.chars().count();
-            if length == 0 {
+            if text.is_empty() {
                 return Err(MessageError::EmptyText);
-            }
-            if length > MAX_TEXT_CHARS {
-                let max = MAX_TEXT_CHARS;
-                return Err(MessageError::TextTooLong { length, max });
             }
             Ok(vec![MessageEvent::MessageSent {
                 from: from.clone(),
@@ -196,9 +180,6 @@ impl fmt::Display for MessageError {
             MessageError::NotFound => f.write_str("no message with this id was sent"),
             MessageError::Deleted => f.write_str("the message was deleted"),
             MessageError::EmptyText => f.write_str("a message needs some text"),
-            MessageError::TextTooLong { length, max } => {
-                write!(f, "the text is {length} characters long, more than {max}")
-            }
             MessageError::NotRecipient { user } => {
                 write!(f, "{user} is not the recipient, so cannot mark it read")
             }

@@ -5,34 +5,40 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::l05_cqrs::read::{Answer, Projection, ReadError, ReadModel};
-use crate::l05_cqrs::shared::{
-    EventLog, MessageEvent, Position, RecordedEvent, StreamId, Timestamp, UserId,
-};
+use crate::l05_cqrs::shared::{EventLog, MessageEvent, Position, RecordedEvent, StreamId, UserId};
 use crate::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
 
-/// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread.
-pub fn rebuild<M: ReadModel>(log: &EventLog) -> Answer<M> {
-    // The same loop as the projector thread, minus the waiting: a rebuild
-    // stops at the end of the log instead of following it. The batch size
-    // bounds how much is copied, and how long the log stays locked, at once.
-    // Rebuilding into a fresh value and swapping it in afterwards (rather
-    // than clearing a live one) is what lets a real system rebuild a read
-    // model while the old one keeps answering queries.
-    const BATCH: usize = 100;
+/// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread,
+/// `batch` events at a time, calling `progress` after each batch.
+pub fn rebuild<M: ReadModel>(
+    log: &EventLog,
+    batch: usize,
+    mut progress: impl FnMut(Position),
+) -> Answer<M> {
+    // The projector's loop minus the waiting: a rebuild stops at the end of
+    // the log instead of following it. The batch size bounds how much is
+    // copied, and how long the log stays locked, at once; a single
+    // `read_after(Position(0), usize::MAX)` would copy the whole log while
+    // every writer waits. Rebuilding into a fresh value and swapping it in
+    // afterwards (rather than clearing a live one) is what lets a real system
+    // rebuild a read model while the old one keeps answering queries. Lesson
+    // 9 would also save the model with its position now and then, so that a
+    // rebuild cut short resumes instead of starting over.
     let mut model = M::default();
     let mut position = Position(0);
     loop {
-        let batch = log.read_after(position, BATCH);
-        let Some(last) = batch.last() else {
+        let events = log.read_after(position, batch);
+        let Some(last) = events.last() else {
             return Answer {
                 as_of: position,
                 value: model,
             };
         };
-        position = last.position;
-        for recorded in &batch {
+        for recorded in &events {
             model.apply(recorded);
         }
+        position = last.position;
+        progress(position);
     }
 }
 
@@ -151,7 +157,6 @@ pub fn handle_then_query<M: ReadModel, R>(
     projection: &Projection<M>,
     message: &StreamId,
     command: MessageCommand,
-    at: Timestamp,
     timeout: Duration,
     query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, CommandQueryError> {
@@ -163,7 +168,7 @@ pub fn handle_then_query<M: ReadModel, R>(
     // to the client (as a consistency token, for example in a header) so
     // that its next GET waits instead.
     let position = write
-        .handle(message, command, at)
+        .handle(message, command)
         .map_err(CommandQueryError::Rejected)?;
     projection
         .wait_for(position, timeout)
@@ -191,8 +196,10 @@ pub fn query_freshest<M: ReadModel, R>(
     if let Some(fresh) = replicas.iter().find(|r| r.position() >= at_least) {
         return fresh.query(query);
     }
-    // `max_by_key` returns the *last* maximum; folding by hand keeps the
-    // first, as the contract says. Waiting on one replica is the simple
+    // `max_by_key` returns the *last* maximum; folding by hand with a strict
+    // `>` keeps the first, as the contract says. Skipping replicas whose
+    // projector failed would be a reasonable other contract, but `Projection`
+    // only reveals a failure through `query` or `wait_for`. Waiting on one replica is the simple
     // choice; waiting on all of them at once would need a condition
     // variable they share (or a thread per replica), and is what a database
     // proxy that routes reads by replication position does.
