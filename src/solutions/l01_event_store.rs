@@ -27,8 +27,9 @@ pub fn read_category<'a>(
 ) -> Vec<&'a RecordedEvent> {
     // `strip_prefix` then `starts_with('-')` checks the dash too, so "postcard-1"
     // is not taken for category "post". A store with many categories would
-    // keep an index per category instead of filtering the whole log (that is
-    // what KurrentDB's `$ce-` system projection does).
+    // keep an index per category instead of filtering the whole log
+    // (KurrentDB's `$by_category` system projection does that, linking each
+    // event into a `$ce-<category>` stream).
     store
         .read_all(after)
         .iter()
