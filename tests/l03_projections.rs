@@ -778,6 +778,16 @@ mod exercises {
         assert_eq!(index.model().search("goodbye"), vec![post(1)]);
         assert_eq!(index.model().search("nothing"), Vec::<StreamId>::new());
         assert_eq!(index.model().search("notes"), Vec::<StreamId>::new());
+
+        // and: results come in id order, not in the order posts were indexed
+        let post_0 = StreamId::new("post-0");
+        store.append(
+            &post_0,
+            vec![created("linus", "Rust at last"), PostEvent::PostPublished],
+            Timestamp(5),
+        );
+        index.catch_up(&store);
+        assert_eq!(index.model().search("rust"), vec![post_0, post(2)]);
         let mut rebuilt = Projection::<SearchIndex>::new();
         rebuilt.catch_up(&store);
         assert_eq!(index, rebuilt, "law 3 holds for the index too");

@@ -72,10 +72,10 @@ pub enum LogError {
     },
 }
 
-/// Exercise 1.4: checks a log that this store did not write (an export from
-/// another system, say) against the promises of lesson 1: positions start at
-/// 1 and go up by exactly one from event to event, and within each stream,
-/// versions start at 1 and go up by exactly one. It reports the first event,
+/// Exercise 1.4: checks a copy of a log like this store's (a backup, say, or
+/// a file an older program wrote) against the promises of lesson 1:
+/// positions start at 1 and go up by exactly one from event to event, and
+/// within each stream, versions start at 1 and go up by exactly one. It reports the first event,
 /// in log order, that breaks a promise; when one event breaks both, the
 /// position is reported. An empty log is fine.
 ///
