@@ -264,7 +264,7 @@ fn recorded_times_print_as_utc_dates() {
 mod exercises {
     use super::*;
     use es_workbook::exercises::l01_event_store::{
-        read_category, read_stream_from, streams_changed_after,
+        LogError, check_log, read_category, read_stream_from, streams_changed_after,
     };
     use pretty_assertions::assert_eq;
 
@@ -287,7 +287,11 @@ mod exercises {
             events_of(&from_two),
             vec![retitled("One"), PostEvent::PostPublished]
         );
-        assert_eq!(from_zero.len(), 3);
+        assert_eq!(events_of(&from_zero), events_of(&store.read_stream(&one)));
+        assert_eq!(
+            events_of(&read_stream_from(&store, &one, Version(1))),
+            events_of(&store.read_stream(&one))
+        );
         assert!(past_end.is_empty());
         assert!(read_stream_from(&store, &StreamId::new("nope"), Version(1)).is_empty());
     }
@@ -338,5 +342,90 @@ mod exercises {
         let expected: Vec<StreamId> = vec![one, two, StreamId::new("post-3")];
         assert_eq!(changed.into_iter().collect::<Vec<_>>(), expected);
         assert!(nothing.is_empty());
+    }
+
+    /// A log as another system might export it: `(stream, version)` per
+    /// event, at positions 1, 2, 3, … unless `positions` says otherwise.
+    fn exported(events: &[(&str, u64)], positions: &[u64]) -> Vec<RecordedEvent> {
+        events
+            .iter()
+            .zip(positions)
+            .map(|(&(stream, version), &position)| RecordedEvent {
+                stream: StreamId::new(stream),
+                version: Version(version),
+                position: Position(position),
+                event_type: "PostPublished",
+                recorded_at: Timestamp(position),
+                event: PostEvent::PostPublished,
+            })
+            .collect()
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 1.4: check that a log keeps the store's promises"
+    )]
+    fn exercise_1_4_a_log_check_finds_the_first_broken_position_or_version() {
+        // given
+        let (store, _) = interleaved_store();
+        let interleaved = [("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3)];
+        let dense = [1, 2, 3, 4, 5];
+        let position_error = |expected, found| {
+            Err(LogError::PositionOutOfOrder {
+                expected: Position(expected),
+                found: Position(found),
+            })
+        };
+        let version_error = |stream: &str, expected, found| {
+            Err(LogError::VersionOutOfOrder {
+                stream: StreamId::new(stream),
+                expected: Version(expected),
+                found: Version(found),
+            })
+        };
+
+        // when / then: logs that keep every promise
+        assert_eq!(check_log(store.read_all(Position(0))), Ok(()));
+        assert_eq!(check_log(&exported(&interleaved, &dense)), Ok(()));
+        assert_eq!(check_log(&[]), Ok(()));
+
+        // and: positions must start at 1 and have no hole
+        assert_eq!(
+            check_log(&exported(&interleaved, &[2, 3, 4, 5, 6])),
+            position_error(1, 2)
+        );
+        assert_eq!(
+            check_log(&exported(&interleaved, &[1, 2, 4, 5, 6])),
+            position_error(3, 4)
+        );
+        assert_eq!(
+            check_log(&exported(&interleaved, &[1, 2, 3, 3, 4])),
+            position_error(4, 3)
+        );
+
+        // and: versions count per stream, from 1, with no hole or repeat
+        let b_starts_at_two = [("a", 1), ("b", 2), ("a", 2)];
+        assert_eq!(
+            check_log(&exported(&b_starts_at_two, &dense)),
+            version_error("b", 1, 2)
+        );
+        let a_skips = [("a", 1), ("b", 1), ("a", 3), ("b", 3)];
+        assert_eq!(
+            check_log(&exported(&a_skips, &dense)),
+            version_error("a", 2, 3),
+            "the first problem in log order"
+        );
+        let a_repeats = [("a", 1), ("a", 1)];
+        assert_eq!(
+            check_log(&exported(&a_repeats, &dense)),
+            version_error("a", 2, 1)
+        );
+
+        // and: an event that breaks both promises is reported by position
+        assert_eq!(
+            check_log(&exported(&[("a", 1), ("a", 3)], &[1, 3])),
+            position_error(2, 3)
+        );
     }
 }

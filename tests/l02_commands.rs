@@ -514,7 +514,7 @@ mod exercises {
                 title: "LOUD".into()
             })
         );
-        for calm in ["NASA at 60", "A", "2026", "Ünïcode", "中文标题"] {
+        for calm in ["NASA at 60", "A", "B-52", "2026", "Ünïcode", "中文标题"] {
             assert_eq!(
                 decide_strict(&create(calm), &None),
                 Ok(vec![created(calm)]),
@@ -524,6 +524,11 @@ mod exercises {
         assert_eq!(
             decide_strict(&retitle("LOUD"), &None),
             Err(StrictError::Post(PostError::NotFound))
+        );
+        assert_eq!(
+            decide_strict(&retitle(" OLD TITLE "), &draft("OLD TITLE")),
+            Ok(vec![]),
+            "a retitle that records nothing records no shouting"
         );
         assert_eq!(
             decide_strict(&create(""), &None),
@@ -677,6 +682,12 @@ mod exercises {
             recorded_after(&store, &post_2, Version(0)),
             vec![created("Helo"), retitled("Hello"), PostEvent::PostPublished]
         );
+        let times: Vec<Timestamp> = store
+            .read_stream(&post_2)
+            .iter()
+            .map(|r| r.recorded_at)
+            .collect();
+        assert_eq!(times, vec![Timestamp(2_000); 3]);
         assert_eq!(
             refused,
             Err(BatchError {

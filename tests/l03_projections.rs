@@ -760,6 +760,8 @@ mod exercises {
             Timestamp(1),
         );
         store.append(&post(2), vec![created("ada", "hello rust")], Timestamp(2));
+        store.append(&post(3), vec![created("grace", "Notes")], Timestamp(2));
+        store.append(&post(3), vec![retitled("Hello notes")], Timestamp(2));
         let mut index = Projection::<SearchIndex>::new();
         index.catch_up(&store);
         let drafts_hidden = index.model().search("hello");
@@ -775,6 +777,17 @@ mod exercises {
         assert_eq!(index.model().search("world"), vec![post(1)]);
         assert_eq!(index.model().search("goodbye"), vec![post(1)]);
         assert_eq!(index.model().search("nothing"), Vec::<StreamId>::new());
+        assert_eq!(index.model().search("notes"), Vec::<StreamId>::new());
+
+        // and: results come in id order, not in the order posts were indexed
+        let post_0 = StreamId::new("post-0");
+        store.append(
+            &post_0,
+            vec![created("linus", "Rust at last"), PostEvent::PostPublished],
+            Timestamp(5),
+        );
+        index.catch_up(&store);
+        assert_eq!(index.model().search("rust"), vec![post_0, post(2)]);
         let mut rebuilt = Projection::<SearchIndex>::new();
         rebuilt.catch_up(&store);
         assert_eq!(index, rebuilt, "law 3 holds for the index too");
@@ -808,9 +821,18 @@ mod exercises {
             .map(|n| mailer.receive(n))
             .collect();
 
+        // and: the same cause again, with its text changed since
+        let mut reworded = notifier.outbox()[0].clone();
+        reworded.title = "Hello (updated)".into();
+        let reworded_sent = mailer.receive(&reworded);
+
         // then
         assert_eq!(first, vec![true, true]);
         assert_eq!(retried, vec![false; 4]);
+        assert!(
+            !reworded_sent,
+            "the cause, not the text, names a notification"
+        );
         assert_eq!(mailer.sent(), notifier.outbox());
     }
 
@@ -849,5 +871,20 @@ mod exercises {
             assert_eq!(live, old, "seed {seed}");
             assert_eq!(live.model().rows(), &history.expected_rows, "seed {seed}");
         }
+
+        // and: each step moves on from where the last one stopped, and
+        // `finish` hands back the projection it replaced, however far behind
+        let store = small_blog();
+        let mut rebuild = BackgroundRebuild::<PostsTable>::default();
+        let steps = [
+            rebuild.step(&store, 3),
+            rebuild.step(&store, 3),
+            rebuild.step(&store, 3),
+        ];
+        assert_eq!(steps, [3, 1, 0]);
+        let mut behind = Projection::<PostsTable>::new();
+        let replaced = rebuild.finish(&mut behind, &store);
+        assert_eq!(replaced, Projection::new());
+        assert_eq!(behind.checkpoint(), Position(4));
     }
 }

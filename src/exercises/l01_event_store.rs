@@ -4,6 +4,11 @@
 //! check your work with `cargo test --test l01_event_store -- --ignored`.
 
 use std::collections::BTreeSet;
+use std::fmt;
+
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use std::collections::HashMap;
 
 use crate::l01_event_store::{EventStore, Position, RecordedEvent, StreamId, Version};
 
@@ -42,3 +47,60 @@ pub fn streams_changed_after(store: &EventStore, after: Position) -> BTreeSet<St
     let _ = (store, after);
     todo!("exercise 1.3: which streams changed since a position")
 }
+
+/// The first place where a log breaks the store's promises, found by
+/// [`check_log`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogError {
+    /// An event's position is not the one after the event before it (the
+    /// first event must be at position 1).
+    PositionOutOfOrder {
+        /// The position the event should have had.
+        expected: Position,
+        /// The position it has.
+        found: Position,
+    },
+    /// An event's version is not the one after the previous event of its
+    /// own stream (a stream's first event must be version 1).
+    VersionOutOfOrder {
+        /// The stream whose versions break.
+        stream: StreamId,
+        /// The version the event should have had.
+        expected: Version,
+        /// The version it has.
+        found: Version,
+    },
+}
+
+/// Exercise 1.4: checks a copy of a log like this store's (a backup, say, or
+/// a file an older program wrote) against the promises of lesson 1:
+/// positions start at 1 and go up by exactly one from event to event, and
+/// within each stream, versions start at 1 and go up by exactly one. It reports the first event,
+/// in log order, that breaks a promise; when one event breaks both, the
+/// position is reported. An empty log is fine.
+///
+/// # Errors
+///
+/// The first [`LogError`] found.
+pub fn check_log(log: &[RecordedEvent]) -> Result<(), LogError> {
+    // TODO: walk the log once and compare each event with what should come next.
+    let _ = log;
+    todo!("exercise 1.4: check that a log keeps the store's promises")
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::PositionOutOfOrder { expected, found } => {
+                write!(f, "expected position {expected}, found {found}")
+            }
+            LogError::VersionOutOfOrder {
+                stream,
+                expected,
+                found,
+            } => write!(f, "expected {stream} at {expected}, found {found}"),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}

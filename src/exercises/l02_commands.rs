@@ -13,6 +13,10 @@ use crate::l02_commands::{
     EventStore, Post, PostCommand, PostError, PostEvent, StreamId, Timestamp, Version,
 };
 
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use crate::l02_commands::{decide, evolve, load_post};
+
 /// Why [`decide_strict`] refused a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StrictError {
@@ -78,8 +82,8 @@ pub fn handle_with_retitle_limit(
     limit: usize,
     recorded_at: Timestamp,
 ) -> Result<Version, RetitleLimitError> {
-    // TODO: read the stream once; fold it to the post's state and count the
-    // retitles recorded while it was a draft; decide; check the limit; append.
+    // TODO: fold what the rule needs from the stream, decide, check the limit,
+    // and append.
     let _ = (store, stream, command, limit, recorded_at);
     todo!("exercise 2.2: limit how often a draft is retitled")
 }
@@ -95,8 +99,8 @@ pub fn audit_stream<E>(
     stream: &StreamId,
     decide: impl Fn(&PostCommand, &Option<Post>) -> Result<Vec<PostEvent>, E>,
 ) -> Vec<(Version, E)> {
-    // TODO: walk the stream, turning each event back into a command, asking
-    // `decide`, and evolving the state with the event whatever it answered.
+    // TODO: walk the stream, asking `decide` about each event on the state
+    // the events before it left.
     let _ = (store, stream, &decide);
     todo!("exercise 2.3: audit a stream against today's rules")
 }
@@ -112,7 +116,7 @@ pub struct BatchError {
 
 /// Exercise 2.4: handles several commands for one post as a unit. Each
 /// command is decided on the state left by the events of the commands before
-/// it; if all are accepted, all their events are appended in one append at
+/// it; if all are accepted, all their events are appended, recorded at
 /// `recorded_at`, and if any is refused, nothing is appended. An empty batch
 /// appends nothing and returns the current version.
 ///
@@ -125,8 +129,8 @@ pub fn handle_batch(
     commands: &[PostCommand],
     recorded_at: Timestamp,
 ) -> Result<Version, BatchError> {
-    // TODO: load the state once, then decide and evolve command by command,
-    // collecting the events; append them only at the end.
+    // TODO: decide each command on the state the earlier ones leave; append
+    // only once the whole batch is decided.
     let _ = (store, stream, commands, recorded_at);
     todo!("exercise 2.4: handle a batch of commands all or nothing")
 }

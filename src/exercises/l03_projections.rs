@@ -11,6 +11,10 @@ use crate::l03_projections::{
     Timestamp,
 };
 
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use crate::l03_projections::{Delivery, PostEvent};
+
 /// One entry of the front page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Headline {
@@ -24,6 +28,8 @@ pub struct Headline {
 
 /// Exercise 3.1: the front page, a read model of the published posts, newest
 /// publication first, each with its current title. Drafts never appear.
+/// Two posts published in the same second are in log order: the later
+/// publication comes first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FrontPage {
     titles: BTreeMap<StreamId, String>,
@@ -48,8 +54,9 @@ impl ReadModel for FrontPage {
 }
 
 /// Exercise 3.2: a search index over the titles of published posts. A word
-/// is a run of alphanumeric characters, compared in lowercase. Retitling a
-/// published post must stop it matching the words of its old title.
+/// is a run of alphanumeric characters, compared in lowercase. Drafts are
+/// not searchable, even after a retitle. Retitling a published post must
+/// stop it matching the words of its old title.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchIndex {
     titles: BTreeMap<StreamId, String>,
@@ -79,7 +86,7 @@ impl ReadModel for SearchIndex {
 /// Exercise 3.3: the mail sender at the far end of the notifier's outbox. It
 /// receives notifications at least once (retries, a notifier that was wrongly
 /// reset) and must send each one exactly once, using `caused_by` as the
-/// dedupe key.
+/// dedupe key: the same cause with a reworded text is the same notification.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mailer {
     seen: BTreeSet<Position>,

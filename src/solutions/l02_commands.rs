@@ -38,8 +38,9 @@ pub fn decide_strict(
     // The rule looks at what would be *recorded*, not at the command: the
     // titles in the events are already trimmed, and a retitle that records
     // nothing cannot make anything worse. Checking the command's title
-    // instead would also refuse `RetitlePost` to a shouted title that a post
-    // already has (from before the rule existed); both are defensible.
+    // instead is a different rule: it would also refuse `RetitlePost` to a
+    // shouted title that a post already has (from before the rule existed),
+    // which the exercise's test accepts.
     let shouted = events.iter().find_map(|event| match event {
         PostEvent::PostCreated { title, .. } | PostEvent::PostRetitled { title } => {
             shouts(title).then(|| title.clone())
@@ -94,7 +95,10 @@ pub fn handle_with_retitle_limit(
     // One read, one fold, two pieces of state. The rule needs a fact `Post`
     // does not keep, so it folds its own counter from the same events: new
     // rules often need new state, never new storage. A real model would add
-    // a `draft_retitles` field to `Post` and count it in `evolve`.
+    // a `draft_retitles` field to `Post` and count it in `evolve`. Counting
+    // every retitle would give the same answers, since a published post is
+    // never a draft again; counting only the draft ones says what the rule
+    // means.
     let (state, draft_retitles) =
         store
             .read_stream(stream)
@@ -186,7 +190,7 @@ pub struct BatchError {
 
 /// Exercise 2.4: handles several commands for one post as a unit. Each
 /// command is decided on the state left by the events of the commands before
-/// it; if all are accepted, all their events are appended in one append at
+/// it; if all are accepted, all their events are appended, recorded at
 /// `recorded_at`, and if any is refused, nothing is appended. An empty batch
 /// appends nothing and returns the current version.
 ///

@@ -108,8 +108,10 @@ impl SearchIndex {
             for word in words(title) {
                 if let Some(posts) = self.posts_by_word.get_mut(&word) {
                     posts.remove(post);
-                    // Dropping empty entries keeps the index equal to one
-                    // rebuilt from scratch, so law 3 holds for it too.
+                    // An empty entry would be harmless to `search`, and to
+                    // law 3 as well (a rebuild replays the same removals),
+                    // but it would never go away: words no title uses any
+                    // more would pile up for good.
                     if posts.is_empty() {
                         self.posts_by_word.remove(&word);
                     }
