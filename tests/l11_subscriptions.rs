@@ -13,10 +13,10 @@ use std::time::Duration;
 use pretty_assertions::assert_eq;
 
 use es_workbook::l11_subscriptions::{
-    AccountEvent, BalanceRow, Balances, Cents, DedupeKey, Email, EventLog, Failure,
-    FailureReason, GapLog, Handler, HandlerError, HighWaterReader, MailServer, NaiveReader,
-    PAGE_SIZE, Page, Position, RecordedEvent, StartFrom, Status, StreamId, Subscriber,
-    Subscription, Timestamp, Tx, Version, ViewStore, WaitError, WelcomeMailer,
+    AccountEvent, BalanceRow, Balances, Cents, DedupeKey, Email, EventLog, Failure, FailureReason,
+    GapLog, Handler, HandlerError, HighWaterReader, MailServer, NaiveReader, PAGE_SIZE, Page,
+    Position, RecordedEvent, StartFrom, Status, StreamId, Subscriber, Subscription, Timestamp, Tx,
+    Version, ViewStore, WaitError, WelcomeMailer,
 };
 
 /// Long enough that only broken code fails to arrive in time.
@@ -82,7 +82,11 @@ struct DepositCounter;
 impl Handler for DepositCounter {
     type Row = u64;
 
-    fn handle(&mut self, tx: &mut Tx<'_, u64>, recorded: &RecordedEvent) -> Result<(), HandlerError> {
+    fn handle(
+        &mut self,
+        tx: &mut Tx<'_, u64>,
+        recorded: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
         if let AccountEvent::MoneyDeposited { .. } = recorded.event {
             let count = tx.get(&recorded.stream).copied().unwrap_or(0);
             tx.put(recorded.stream.clone(), count + 1);
@@ -213,7 +217,11 @@ struct History {
 
 /// Three accounts; each opens first; deposits and withdrawals keep the
 /// balance at or above zero; an account at zero may close.
-fn random_history(rng: &mut SplitMix64, events: usize, mut after_append: impl FnMut(&EventLog)) -> History {
+fn random_history(
+    rng: &mut SplitMix64,
+    events: usize,
+    mut after_append: impl FnMut(&EventLog),
+) -> History {
     let log = EventLog::new();
     let owners = ["Ada", "Grace", "Edsger"];
     let mut expected: BTreeMap<StreamId, BalanceRow> = BTreeMap::new();
@@ -224,10 +232,14 @@ fn random_history(rng: &mut SplitMix64, events: usize, mut after_append: impl Fn
             None => opened(owners[n as usize]),
             Some(row) if row.closed => continue,
             Some(row) if row.balance.0 == 0 && rng.below(8) == 0 => AccountEvent::AccountClosed,
-            Some(row) if row.balance.0 > 0 && rng.below(2) == 0 => withdrawn(1 + rng.below(row.balance.0)),
+            Some(row) if row.balance.0 > 0 && rng.below(2) == 0 => {
+                withdrawn(1 + rng.below(row.balance.0))
+            }
             Some(_) => deposited(1 + rng.below(10_000)),
         };
-        let entry = expected.entry(stream.clone()).or_insert_with(|| row(owners[n as usize], 0, false, 0));
+        let entry = expected
+            .entry(stream.clone())
+            .or_insert_with(|| row(owners[n as usize], 0, false, 0));
         entry.version.0 += 1;
         match event {
             AccountEvent::MoneyDeposited { amount } => entry.balance.0 += amount.0,
@@ -261,14 +273,21 @@ fn law_3_a_view_rebuilt_from_zero_equals_the_view_built_as_events_arrived() {
                 .commit();
         });
         if let Some(subscriber) = incremental.as_mut() {
-            subscriber.catch_up(&history.log).expect("balances never fail");
+            subscriber
+                .catch_up(&history.log)
+                .expect("balances never fail");
         }
 
         // when: a rebuild into a fresh store
         let rebuilt = ViewStore::new();
-        Subscriber::new(&history.log, rebuilt.clone(), Balances, StartFrom::Beginning)
-            .catch_up(&history.log)
-            .expect("balances never fail");
+        Subscriber::new(
+            &history.log,
+            rebuilt.clone(),
+            Balances,
+            StartFrom::Beginning,
+        )
+        .catch_up(&history.log)
+        .expect("balances never fail");
 
         // then
         let end = Some(history.log.last_position());
@@ -285,14 +304,20 @@ fn law_4_handing_over_every_page_twice_equals_handing_it_over_once() {
         let mut rng = SplitMix64(seed);
         let history = random_history(&mut rng, 60, |_| {});
         let view = ViewStore::new();
-        let mut subscriber =
-            Subscriber::new(&history.log, view.clone(), DepositCounter, StartFrom::Beginning);
+        let mut subscriber = Subscriber::new(
+            &history.log,
+            view.clone(),
+            DepositCounter,
+            StartFrom::Beginning,
+        );
         let mut sizes = SplitMix64(seed ^ 0x5A5A);
 
         // when: every page is handed over and committed twice
         let mut repeats_handled = 0;
         loop {
-            let page = history.log.read_page(subscriber.checkpoint(), 1 + sizes.below(5) as usize);
+            let page = history
+                .log
+                .read_page(subscriber.checkpoint(), 1 + sizes.below(5) as usize);
             if page.events.is_empty() {
                 break;
             }
@@ -309,7 +334,9 @@ fn law_4_handing_over_every_page_twice_equals_handing_it_over_once() {
                 .read_page(Position(0), usize::MAX)
                 .events
                 .iter()
-                .filter(|e| &e.stream == stream && matches!(e.event, AccountEvent::MoneyDeposited { .. }))
+                .filter(|e| {
+                    &e.stream == stream && matches!(e.event, AccountEvent::MoneyDeposited { .. })
+                })
                 .count() as u64
         };
         let expected: BTreeMap<StreamId, u64> = history
@@ -354,10 +381,15 @@ fn a_page_that_starts_past_the_checkpoint_is_refused_and_nothing_is_handled() {
     let log = ada_with_three_deposits();
     let view = ViewStore::new();
     let mut subscriber = Subscriber::new(&log, view.clone(), Balances, StartFrom::Beginning);
-    subscriber.apply(&log.read_page(Position(0), 1)).expect("opens").commit();
+    subscriber
+        .apply(&log.read_page(Position(0), 1))
+        .expect("opens")
+        .commit();
 
     // when: it is handed the page after #2, which would skip #2
-    let result = subscriber.apply(&log.read_page(Position(2), PAGE_SIZE)).map(|a| a.handled());
+    let result = subscriber
+        .apply(&log.read_page(Position(2), PAGE_SIZE))
+        .map(|a| a.handled());
 
     // then
     let failure = Failure {
@@ -409,7 +441,12 @@ fn a_reactor_started_at_the_end_welcomes_only_accounts_opened_after_it_started()
     let log = ada_with_three_deposits();
     let server = MailServer::new();
     let view = ViewStore::new();
-    let mut reactor = Subscriber::new(&log, view.clone(), WelcomeMailer::new(server.clone()), StartFrom::End);
+    let mut reactor = Subscriber::new(
+        &log,
+        view.clone(),
+        WelcomeMailer::new(server.clone()),
+        StartFrom::End,
+    );
 
     // when: Grace opens an account, and the reactor catches up
     log.append(&account(2), vec![opened("Grace")], Timestamp(300));
@@ -431,31 +468,56 @@ fn a_reactor_restarted_before_its_first_event_misses_nothing_appended_in_between
     let log = ada_with_three_deposits();
     let server = MailServer::new();
     let view = ViewStore::new();
-    drop(Subscriber::new(&log, view.clone(), WelcomeMailer::new(server.clone()), StartFrom::End));
+    drop(Subscriber::new(
+        &log,
+        view.clone(),
+        WelcomeMailer::new(server.clone()),
+        StartFrom::End,
+    ));
 
     // when: Grace opens an account while it is down, and it restarts
     log.append(&account(2), vec![opened("Grace")], Timestamp(300));
-    let mut restarted = Subscriber::new(&log, view.clone(), WelcomeMailer::new(server.clone()), StartFrom::End);
+    let mut restarted = Subscriber::new(
+        &log,
+        view.clone(),
+        WelcomeMailer::new(server.clone()),
+        StartFrom::End,
+    );
     restarted.catch_up(&log).expect("the server is up");
 
     // then: its start was stored, so Grace is welcomed, and Ada is not
-    let to: Vec<String> = server.delivered().into_iter().map(|email| email.to).collect();
+    let to: Vec<String> = server
+        .delivered()
+        .into_iter()
+        .map(|email| email.to)
+        .collect();
     assert_eq!(to, vec!["grace@example.com".to_string()]);
 }
 
 #[test]
-fn a_reactor_that_crashes_after_sending_sends_again_with_the_same_key_and_the_customer_gets_one_email() {
+fn a_reactor_that_crashes_after_sending_sends_again_with_the_same_key_and_the_customer_gets_one_email()
+ {
     // given: a reactor from the beginning
     let log = ada_with_three_deposits();
     let server = MailServer::new();
     let view = ViewStore::new();
-    let mut reactor = Subscriber::new(&log, view.clone(), WelcomeMailer::new(server.clone()), StartFrom::Beginning);
+    let mut reactor = Subscriber::new(
+        &log,
+        view.clone(),
+        WelcomeMailer::new(server.clone()),
+        StartFrom::Beginning,
+    );
 
     // when: it sends the welcome, then crashes before the commit, then restarts
     let page = log.read_page(Position(0), PAGE_SIZE);
     drop(reactor.apply(&page).expect("the server is up"));
     drop(reactor);
-    let mut restarted = Subscriber::new(&log, view.clone(), WelcomeMailer::new(server.clone()), StartFrom::Beginning);
+    let mut restarted = Subscriber::new(
+        &log,
+        view.clone(),
+        WelcomeMailer::new(server.clone()),
+        StartFrom::Beginning,
+    );
     restarted.catch_up(&log).expect("the server is up");
 
     // then: sent twice (at least once), delivered once (the dedupe key)
@@ -473,7 +535,12 @@ fn the_reactor_stores_one_position_however_many_emails_it_sends() {
     }
     let server = MailServer::new();
     let view = ViewStore::new();
-    let mut reactor = Subscriber::new(&log, view.clone(), WelcomeMailer::new(server.clone()), StartFrom::Beginning);
+    let mut reactor = Subscriber::new(
+        &log,
+        view.clone(),
+        WelcomeMailer::new(server.clone()),
+        StartFrom::Beginning,
+    );
 
     // when
     reactor.catch_up(&log).expect("the server is up");
@@ -489,9 +556,17 @@ fn a_handler_error_stops_the_subscription_at_its_event_and_a_restart_resumes_fro
     let log = ada_with_three_deposits();
     let server = MailServer::new();
     let view = ViewStore::new();
-    let reactor = Subscriber::new(&log, view.clone(), WelcomeMailer::new(server.clone()), StartFrom::Beginning);
+    let reactor = Subscriber::new(
+        &log,
+        view.clone(),
+        WelcomeMailer::new(server.clone()),
+        StartFrom::Beginning,
+    );
     let subscription = Subscription::start(&log, reactor).expect("a thread starts");
-    assert_eq!(subscription.wait_for(Position(4), PATIENCE), Ok(Position(4)));
+    assert_eq!(
+        subscription.wait_for(Position(4), PATIENCE),
+        Ok(Position(4))
+    );
     server.set_down(true);
 
     // when: Grace opens an account
@@ -512,17 +587,31 @@ fn a_handler_error_stops_the_subscription_at_its_event_and_a_restart_resumes_fro
         subscription.status().to_string(),
         "failed at #5 (checkpoint #4): the mail server is unavailable"
     );
-    assert_eq!(subscription.wait_for(Position(4), PATIENCE), Ok(Position(4)));
+    assert_eq!(
+        subscription.wait_for(Position(4), PATIENCE),
+        Ok(Position(4))
+    );
 
     // when: the server comes back, and the subscription restarts
     server.set_down(false);
     let subscriber = subscription.stop().expect("the thread ends cleanly");
     let restarted = Subscription::start(&log, subscriber).expect("a thread starts");
 
-    // then: it resumes at #5 and welcomes Grace
+    // then: it resumes at #5 and welcomes Grace; Ada's welcome is not sent again
     assert_eq!(restarted.wait_for(written, PATIENCE), Ok(Position(5)));
-    let to: Vec<String> = server.delivered().into_iter().map(|email| email.to).collect();
-    assert_eq!(to, vec!["ada@example.com".to_string(), "grace@example.com".to_string()]);
+    assert_eq!(server.attempts(), 2);
+    let to: Vec<String> = server
+        .delivered()
+        .into_iter()
+        .map(|email| email.to)
+        .collect();
+    assert_eq!(
+        to,
+        vec![
+            "ada@example.com".to_string(),
+            "grace@example.com".to_string()
+        ]
+    );
 }
 
 /// Panics on the event at one position, and counts the events before it.
@@ -531,10 +620,18 @@ struct PanicsAt(Position);
 impl Handler for PanicsAt {
     type Row = u64;
 
-    fn handle(&mut self, tx: &mut Tx<'_, u64>, recorded: &RecordedEvent) -> Result<(), HandlerError> {
+    fn handle(
+        &mut self,
+        tx: &mut Tx<'_, u64>,
+        recorded: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
         let count = tx.get(&recorded.stream).copied().unwrap_or(0);
         tx.put(recorded.stream.clone(), count + 1);
-        assert!(recorded.position != self.0, "cannot handle {}", recorded.position);
+        assert!(
+            recorded.position != self.0,
+            "cannot handle {}",
+            recorded.position
+        );
         Ok(())
     }
 }
@@ -544,12 +641,24 @@ fn a_panicking_handler_is_reported_as_failed_at_its_event_and_its_view_stays_at_
     // given: a subscription that has handled #1 to #4
     let log = ada_with_three_deposits();
     let view = ViewStore::new();
-    let subscriber = Subscriber::new(&log, view.clone(), PanicsAt(Position(6)), StartFrom::Beginning);
+    let subscriber = Subscriber::new(
+        &log,
+        view.clone(),
+        PanicsAt(Position(6)),
+        StartFrom::Beginning,
+    );
     let subscription = Subscription::start(&log, subscriber).expect("a thread starts");
-    assert_eq!(subscription.wait_for(Position(4), PATIENCE), Ok(Position(4)));
+    assert_eq!(
+        subscription.wait_for(Position(4), PATIENCE),
+        Ok(Position(4))
+    );
 
     // when: two more events arrive in one append; the second makes it panic
-    let written = log.append(&account(1), vec![deposited(1), deposited(2)], Timestamp(300));
+    let written = log.append(
+        &account(1),
+        vec![deposited(1), deposited(2)],
+        Timestamp(300),
+    );
     let waited = subscription.wait_for(written, PATIENCE);
 
     // then: failed at #6, and the view holds #1 to #4 only (not #5)
@@ -559,7 +668,10 @@ fn a_panicking_handler_is_reported_as_failed_at_its_event_and_its_view_stays_at_
         reason: FailureReason::Panicked("cannot handle #6".to_string()),
     };
     assert_eq!(waited, Err(WaitError::Failed(failure)));
-    assert_eq!(view.read(), (Some(Position(4)), BTreeMap::from([(account(1), 4)])));
+    assert_eq!(
+        view.read(),
+        (Some(Position(4)), BTreeMap::from([(account(1), 4)]))
+    );
 }
 
 /// Blocks on each event until the test lets it go, and tells the test when
@@ -572,7 +684,11 @@ struct Gate {
 impl Handler for Gate {
     type Row = ();
 
-    fn handle(&mut self, _tx: &mut Tx<'_, ()>, recorded: &RecordedEvent) -> Result<(), HandlerError> {
+    fn handle(
+        &mut self,
+        _tx: &mut Tx<'_, ()>,
+        recorded: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
         let _ = self.entered.send(recorded.position);
         let _ = self.release.recv();
         Ok(())
@@ -605,7 +721,12 @@ fn a_slow_subscription_is_reported_as_running_behind_never_as_failed() {
             reached: Position(0)
         })
     );
-    assert_eq!(subscription.status(), Status::Running { checkpoint: Position(0) });
+    assert_eq!(
+        subscription.status(),
+        Status::Running {
+            checkpoint: Position(0)
+        }
+    );
 
     // when: it is let go
     release.send(()).expect("the handler is waiting");
@@ -621,7 +742,10 @@ fn a_stopped_subscription_reports_stopped_and_restarts_from_its_checkpoint() {
     let view = ViewStore::new();
     let subscriber = Subscriber::new(&log, view.clone(), DepositCounter, StartFrom::Beginning);
     let subscription = Subscription::start(&log, subscriber).expect("a thread starts");
-    assert_eq!(subscription.wait_for(Position(4), PATIENCE), Ok(Position(4)));
+    assert_eq!(
+        subscription.wait_for(Position(4), PATIENCE),
+        Ok(Position(4))
+    );
 
     // when: stopped, more deposits arrive, and it restarts
     let subscriber = subscription.stop().expect("the thread ends cleanly");
@@ -653,10 +777,17 @@ fn a_naive_reader_of_a_store_with_gaps_skips_an_event_committed_late_for_good() 
     let careful_then = careful.poll(&log, PAGE_SIZE);
 
     // then: the naive reader saw #2, moved past #1, and never sees it
-    let positions = |events: &[RecordedEvent]| events.iter().map(|e| e.position.0).collect::<Vec<_>>();
-    assert_eq!((positions(&naive_first), positions(&naive_then)), (vec![2], vec![]));
+    let positions =
+        |events: &[RecordedEvent]| events.iter().map(|e| e.position.0).collect::<Vec<_>>();
+    assert_eq!(
+        (positions(&naive_first), positions(&naive_then)),
+        (vec![2], vec![])
+    );
     // the high-water mark reader waited for #1, then read both, in order
-    assert_eq!((positions(&careful_first), positions(&careful_then)), (vec![], vec![1, 2]));
+    assert_eq!(
+        (positions(&careful_first), positions(&careful_then)),
+        (vec![], vec![1, 2])
+    );
 }
 // ANCHOR_END: naive_gap_test
 
@@ -681,7 +812,8 @@ fn the_high_water_mark_stops_below_an_insert_in_flight_and_steps_over_an_aborted
     let after = reader.poll(&log, PAGE_SIZE);
 
     // then
-    let positions = |events: &[RecordedEvent]| events.iter().map(|e| e.position.0).collect::<Vec<_>>();
+    let positions =
+        |events: &[RecordedEvent]| events.iter().map(|e| e.position.0).collect::<Vec<_>>();
     assert_eq!((mark_in_flight, positions(&before)), (Position(1), vec![1]));
     assert_eq!((mark_after, positions(&after)), (Position(4), vec![2, 4]));
     assert_eq!(reader.checkpoint(), Position(4));
@@ -734,7 +866,10 @@ fn under_random_interleavings_a_high_water_mark_reader_reads_every_committed_eve
         assert_eq!(careful_positions, all, "seed {seed}");
         naive_missed_somewhere |= naive_saw.len() < all.len();
     }
-    assert!(naive_missed_somewhere, "no interleaving made the naive reader skip an event");
+    assert!(
+        naive_missed_somewhere,
+        "no interleaving made the naive reader skip an event"
+    );
 }
 // ANCHOR_END: interleaving_test
 
@@ -780,4 +915,294 @@ fn a_reader_of_the_single_writer_log_never_sees_a_position_before_every_earlier_
     // then: every page the reader got continued exactly where the last ended
     assert_eq!(reader.join().expect("the reader finishes"), 0);
     assert_eq!(log.last_position(), total);
+}
+
+// ---------------------------------------------------------------------------
+// Exercises: `cargo test --test l11_subscriptions -- --ignored`
+// ---------------------------------------------------------------------------
+
+mod exercises {
+    use super::*;
+    use es_workbook::exercises::l11_subscriptions::{
+        Contact, GoodbyeMailer, LargeWithdrawalRow, LargeWithdrawals, PatientReader,
+    };
+    use pretty_assertions::assert_eq;
+
+    fn large(count: u64, total: u64, version: u64) -> LargeWithdrawalRow {
+        LargeWithdrawalRow {
+            count,
+            total: Cents(total),
+            version: Version(version),
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 11.1: a projection of large withdrawals, idempotent by itself"
+    )]
+    fn exercise_11_1_large_withdrawals_are_counted_from_the_threshold_up_once_each() {
+        // given: withdrawals below, at and above 100.00 on account-1; only small ones on account-2
+        let log = EventLog::new();
+        log.append(
+            &account(1),
+            vec![opened("Ada"), deposited(100_000)],
+            Timestamp(1),
+        );
+        log.append(
+            &account(2),
+            vec![opened("Grace"), deposited(100_000)],
+            Timestamp(2),
+        );
+        log.append(
+            &account(1),
+            vec![withdrawn(9_999), withdrawn(10_000)],
+            Timestamp(3),
+        );
+        log.append(&account(2), vec![withdrawn(500)], Timestamp(4));
+        log.append(
+            &account(1),
+            vec![withdrawn(25_000), deposited(1)],
+            Timestamp(5),
+        );
+        let threshold = Cents(10_000);
+        // two large withdrawals on account-1 (the last at v5), no row for account-2
+        let expected = BTreeMap::from([(account(1), large(2, 35_000, 5))]);
+
+        // when: every event handled twice, in one transaction, with no checkpoint to help
+        let twice = ViewStore::new();
+        let mut tx = twice.begin();
+        let mut handler = LargeWithdrawals { threshold };
+        for recorded in &log.read_page(Position(0), PAGE_SIZE).events {
+            handler.handle(&mut tx, recorded).expect("never fails");
+            handler.handle(&mut tx, recorded).expect("never fails");
+        }
+        tx.commit(Position(9));
+
+        // then
+        assert_eq!(twice.read(), (Some(Position(9)), expected.clone()));
+
+        // when: a subscription handles each event once
+        let view = ViewStore::new();
+        let mut subscriber = Subscriber::new(
+            &log,
+            view.clone(),
+            LargeWithdrawals { threshold },
+            StartFrom::Beginning,
+        );
+        subscriber
+            .catch_up(&log)
+            .expect("the projection never fails");
+
+        // then: the same table
+        assert_eq!(view.read(), (Some(Position(9)), expected));
+    }
+
+    fn closed() -> AccountEvent {
+        AccountEvent::AccountClosed
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 11.2: a goodbye reactor that knows old addresses but announces only new closings"
+    )]
+    fn exercise_11_2_goodbyes_go_to_old_and_new_accounts_closed_after_deployment_once_each() {
+        // given: Ada opened and closed, Grace opened, all before the deployment
+        let log = EventLog::new();
+        log.append(&account(1), vec![opened("Ada"), closed()], Timestamp(1));
+        log.append(&account(2), vec![opened("Grace")], Timestamp(2));
+        let server = MailServer::new();
+        let view = ViewStore::new();
+        let mailer = GoodbyeMailer {
+            server: server.clone(),
+            announce_after: log.last_position(),
+        };
+        let grace = Contact {
+            owner: "Grace".to_string(),
+            email: "grace@example.com".to_string(),
+        };
+
+        // when: Grace's opening is handled on its own
+        let scratch = ViewStore::new();
+        let mut tx = scratch.begin();
+        let grace_opened = log.read_page(Position(2), 1).events[0].clone();
+        let handled = mailer.clone().handle(&mut tx, &grace_opened);
+        tx.commit(grace_opened.position);
+
+        // then: her contact is written, and nothing is sent
+        assert_eq!(handled, Ok(()));
+        assert_eq!(scratch.get(&account(2)), Some(grace.clone()));
+        assert_eq!(server.attempts(), 0);
+
+        // when: the reactor catches up with the whole log
+        let mut reactor = Subscriber::new(&log, view.clone(), mailer.clone(), StartFrom::Beginning);
+        reactor.catch_up(&log).expect("the server is up");
+
+        // then: nothing announced, and only Grace's open account remembered
+        assert_eq!(server.attempts(), 0);
+        assert_eq!(
+            view.read(),
+            (Some(Position(3)), BTreeMap::from([(account(2), grace)]))
+        );
+
+        // when: Edsger opens, then Grace closes, and the reactor crashes before its commit
+        log.append(&account(3), vec![opened("Edsger")], Timestamp(3));
+        let grace_closed = log.append(&account(2), vec![closed()], Timestamp(4));
+        let page = log.read_page(reactor.checkpoint(), PAGE_SIZE);
+        drop(reactor.apply(&page).expect("the server is up"));
+        drop(reactor);
+        let mut reactor = Subscriber::new(&log, view.clone(), mailer.clone(), StartFrom::Beginning);
+        reactor.catch_up(&log).expect("the server is up");
+
+        // then: sent twice under one key, delivered once, to Grace's address
+        let grace_closing = log.read_page(Position(grace_closed.0 - 1), 1).events[0].clone();
+        let goodbye_grace = Email {
+            key: DedupeKey::of("goodbye", &grace_closing),
+            to: "grace@example.com".to_string(),
+            subject: "Goodbye, Grace".to_string(),
+        };
+        assert_eq!(
+            (server.attempts(), server.delivered()),
+            (2, vec![goodbye_grace.clone()])
+        );
+        assert_eq!(view.len(), 1);
+
+        // when: the server is down as Edsger closes
+        server.set_down(true);
+        let edsger_closed = log.append(&account(3), vec![closed()], Timestamp(5));
+        let failed = reactor.catch_up(&log);
+
+        // then: a typed failure at that event, and the address is kept
+        let failure = Failure {
+            at: edsger_closed,
+            checkpoint: grace_closed,
+            reason: FailureReason::Handler(HandlerError::Unavailable {
+                service: "the mail server".to_string(),
+            }),
+        };
+        assert_eq!(failed, Err(failure));
+        assert_eq!(view.len(), 1);
+
+        // when: it is back
+        server.set_down(false);
+        reactor.catch_up(&log).expect("the server is up");
+
+        // then: Edsger gets his goodbye, and no account is remembered
+        let to: Vec<String> = server
+            .delivered()
+            .into_iter()
+            .map(|email| email.to)
+            .collect();
+        assert_eq!(
+            to,
+            vec![
+                "grace@example.com".to_string(),
+                "edsger@example.com".to_string()
+            ]
+        );
+        assert_eq!(server.delivered()[1].subject, "Goodbye, Edsger");
+        assert_eq!((view.len(), view.checkpoint()), (0, Some(edsger_closed)));
+    }
+
+    fn positions(events: &[RecordedEvent]) -> Vec<u64> {
+        events.iter().map(|e| e.position.0).collect()
+    }
+
+    /// `count` inserts begun on `log`, one account each.
+    fn begin_many(log: &mut GapLog, count: u64) -> Vec<es_workbook::l11_subscriptions::Ticket> {
+        (1..=count)
+            .map(|n| log.begin(&account(n), Version(1), opened("Ada"), Timestamp(n)))
+            .collect()
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 11.3: a reader that infers the high-water mark from what it sees"
+    )]
+    fn exercise_11_3_a_patient_reader_waits_for_a_slow_commit_within_its_patience() {
+        // given: #1 in flight, #2 and #3 committed
+        let mut log = GapLog::new();
+        let mut tickets = begin_many(&mut log, 3).into_iter();
+        let (first, second, third) = (
+            tickets.next().expect("three"),
+            tickets.next().expect("three"),
+            tickets.next().expect("three"),
+        );
+        log.commit(second);
+        log.commit(third);
+        let mut reader = PatientReader::new(2);
+
+        // when: two polls wait, then #1 commits
+        let waiting = [reader.poll(&log), reader.poll(&log)];
+        log.commit(first);
+        let read = reader.poll(&log);
+
+        // then
+        assert_eq!(waiting.map(|events| events.len()), [0, 0]);
+        assert_eq!(positions(&read), vec![1, 2, 3]);
+        assert_eq!(reader.checkpoint(), Position(3));
+        assert_eq!(reader.poll(&log), vec![]);
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 11.3: a reader that infers the high-water mark from what it sees"
+    )]
+    fn exercise_11_3_a_patient_reader_gives_each_hole_up_after_its_patience_and_never_reads_it() {
+        // given: #1 and #3 in flight, #2 and #4 committed; patience 1
+        let mut log = GapLog::new();
+        let mut tickets = begin_many(&mut log, 5).into_iter();
+        let mut next = || tickets.next().expect("five");
+        let (first, second, third, fourth, fifth) = (next(), next(), next(), next(), next());
+        log.commit(second);
+        log.commit(fourth);
+        let mut reader = PatientReader::new(1);
+
+        // when / then: the first poll waits for #1
+        assert_eq!(positions(&reader.poll(&log)), Vec::<u64>::new());
+        assert_eq!(reader.checkpoint(), Position(0));
+        // the second gives #1 up, reads #2, and starts waiting for #3
+        assert_eq!(positions(&reader.poll(&log)), vec![2]);
+        assert_eq!(reader.checkpoint(), Position(2));
+        // #1 commits too late; the third poll gives #3 up and reads #4
+        log.commit(first);
+        assert_eq!(positions(&reader.poll(&log)), vec![4]);
+        // #5 commits: read at once, no hole before it
+        log.commit(fifth);
+        assert_eq!(positions(&reader.poll(&log)), vec![5]);
+        // #3 commits: below the checkpoint, never read; nothing repeats
+        log.commit(third);
+        assert_eq!(positions(&reader.poll(&log)), Vec::<u64>::new());
+        assert_eq!(reader.checkpoint(), Position(5));
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 11.3: a reader that infers the high-water mark from what it sees"
+    )]
+    fn exercise_11_3_with_no_hole_a_patient_reader_reads_everything_visible_in_order() {
+        // given: a run of committed inserts, and two more in flight at the end
+        let mut log = GapLog::new();
+        let tickets = begin_many(&mut log, 6);
+        let mut tickets = tickets.into_iter();
+        for _ in 0..4 {
+            log.commit(tickets.next().expect("six"));
+        }
+        let mut reader = PatientReader::new(3);
+
+        // when
+        let read = reader.poll(&log);
+
+        // then: nothing above #4 is visible, so nothing is waited for
+        assert_eq!(positions(&read), vec![1, 2, 3, 4]);
+        assert_eq!(reader.poll(&log), vec![]);
+        for ticket in tickets {
+            log.commit(ticket);
+        }
+        assert_eq!(positions(&reader.poll(&log)), vec![5, 6]);
+    }
 }

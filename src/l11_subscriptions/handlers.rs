@@ -30,12 +30,19 @@ pub struct Balances;
 impl Handler for Balances {
     type Row = BalanceRow;
 
-    fn handle(&mut self, tx: &mut Tx<'_, BalanceRow>, recorded: &RecordedEvent) -> Result<(), HandlerError> {
+    fn handle(
+        &mut self,
+        tx: &mut Tx<'_, BalanceRow>,
+        recorded: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
         let account = &recorded.stream;
         // Idempotent on its own, not only thanks to the checkpoint: an event
         // at or below the row's version is already in the row.
         let row = tx.get(account).cloned();
-        if row.as_ref().is_some_and(|row| row.version >= recorded.version) {
+        if row
+            .as_ref()
+            .is_some_and(|row| row.version >= recorded.version)
+        {
             return Ok(());
         }
         let row = match (&recorded.event, row) {
@@ -178,7 +185,11 @@ impl WelcomeMailer {
 impl Handler for WelcomeMailer {
     type Row = ();
 
-    fn handle(&mut self, _tx: &mut Tx<'_, ()>, recorded: &RecordedEvent) -> Result<(), HandlerError> {
+    fn handle(
+        &mut self,
+        _tx: &mut Tx<'_, ()>,
+        recorded: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
         let AccountEvent::AccountOpened { owner, email } = &recorded.event else {
             return Ok(());
         };

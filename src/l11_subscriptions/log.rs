@@ -141,7 +141,10 @@ impl EventLog {
         recorded_at: Timestamp,
     ) -> Position {
         let mut store = lock(&self.inner.store);
-        let Store { events: log, versions } = &mut *store;
+        let Store {
+            events: log,
+            versions,
+        } = &mut *store;
         let version = versions.entry(stream.clone()).or_default();
         let appended = !events.is_empty();
         for event in events {
@@ -189,7 +192,9 @@ impl EventLog {
         let store = self
             .inner
             .appended
-            .wait_while(store, |store| (store.events.len() as u64) <= after.0 && !stop())
+            .wait_while(store, |store| {
+                (store.events.len() as u64) <= after.0 && !stop()
+            })
             .unwrap_or_else(PoisonError::into_inner);
         if stop() {
             return Page {

@@ -30,7 +30,9 @@ mod view;
 
 pub use gaps::{GapLog, HighWaterReader, NaiveReader, Ticket};
 pub use handlers::{BalanceRow, Balances, DedupeKey, Email, MailError, MailServer, WelcomeMailer};
-pub use log::{AccountEvent, Cents, EventLog, Page, Position, RecordedEvent, StreamId, Timestamp, Version};
+pub use log::{
+    AccountEvent, Cents, EventLog, Page, Position, RecordedEvent, StreamId, Timestamp, Version,
+};
 pub use subscription::{
     Applied, Failure, FailureReason, PAGE_SIZE, StartFrom, Status, Subscriber, Subscription,
     WaitError,

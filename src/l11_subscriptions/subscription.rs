@@ -134,10 +134,13 @@ impl<H: Handler> Subscriber<H> {
         }
         let mut handled = 0;
         for recorded in page.events.iter().filter(|e| e.position > checkpoint) {
-            let result = panic::catch_unwind(AssertUnwindSafe(|| handler.handle(&mut tx, recorded)));
+            let result =
+                panic::catch_unwind(AssertUnwindSafe(|| handler.handle(&mut tx, recorded)));
             match result {
                 Ok(Ok(())) => handled += 1,
-                Ok(Err(error)) => return Err(fail(recorded.position, FailureReason::Handler(error))),
+                Ok(Err(error)) => {
+                    return Err(fail(recorded.position, FailureReason::Handler(error)));
+                }
                 Err(panic) => return Err(fail(recorded.position, panicked(panic.as_ref()))),
             }
         }
@@ -257,7 +260,11 @@ struct Shared {
 // ANCHOR: follow
 /// The subscription thread: wait for a page after the checkpoint, handle
 /// it, commit, publish the new status; stop for good at the first failure.
-fn follow<H: Handler>(log: &EventLog, shared: &Shared, mut subscriber: Subscriber<H>) -> Subscriber<H> {
+fn follow<H: Handler>(
+    log: &EventLog,
+    shared: &Shared,
+    mut subscriber: Subscriber<H>,
+) -> Subscriber<H> {
     loop {
         let stop = || shared.stop.load(SeqCst);
         let page = log.wait_for_page(subscriber.checkpoint(), PAGE_SIZE, stop);
@@ -328,9 +335,11 @@ impl<H: Handler> Subscription<H> {
         let (status, _) = self
             .shared
             .changed
-            .wait_timeout_while(status, timeout, |status| {
-                matches!(status, Status::Running { checkpoint } if *checkpoint < position)
-            })
+            .wait_timeout_while(
+                status,
+                timeout,
+                |status| matches!(status, Status::Running { checkpoint } if *checkpoint < position),
+            )
             .unwrap_or_else(PoisonError::into_inner);
         match &*status {
             Status::Running { checkpoint } | Status::Stopped { checkpoint }
