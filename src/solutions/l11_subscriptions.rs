@@ -12,7 +12,7 @@ pub struct LargeWithdrawalRow {
     pub count: u64,
     /// Their total.
     pub total: Cents,
-    /// The version of the last event of this account folded into the row.
+    /// The version of the account's last withdrawal counted in the row.
     pub version: Version,
 }
 
