@@ -170,7 +170,9 @@ impl<H: Handler> Subscriber<H> {
 }
 
 /// A page handled but not yet committed. Dropping it is a crash between
-/// "applied" and "checkpointed": none of its writes is stored.
+/// "applied" and "checkpointed": none of its writes is stored. It holds the
+/// view store's lock until then, so commit or drop it before reading the
+/// view on the same thread.
 pub struct Applied<'a, R> {
     tx: Tx<'a, R>,
     next: Position,
