@@ -18,10 +18,11 @@
 //! | 8 | [`l08_concurrency`] | expected versions, conflicts and bounded retries; racing threads; idempotent commands | `cargo run --example l08_concurrency` |
 //! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
 //! | 10 | [`l10_versioning`] | events to bytes and back, strictly; upcasting v1→v2→v3 on read, one-to-many too; versioned snapshots | `cargo run --example l10_versioning` |
+//! | 11 | [`l11_subscriptions`] | the notification log; catch-up then live; checkpoints committed with the view; reactors apart from projections; failed subscriptions; gaps and the high-water mark | `cargo run --example l11_subscriptions` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson module (its file, or its
-//! folder for lessons 5 to 10) can be copied into a fresh crate on its own.
+//! folder) can be copied into a fresh crate on its own.
 //!
 //! The exercise stubs live in [`exercises`]; `cargo test --test lNN_topic --
 //! --ignored` checks your answers, and `cargo test --features solutions` runs
@@ -37,6 +38,7 @@ pub mod l07_testing;
 pub mod l08_concurrency;
 pub mod l09_snapshots;
 pub mod l10_versioning;
+pub mod l11_subscriptions;
 
 pub mod exercises;
 
@@ -66,6 +68,8 @@ mod book {
     mod l09_snapshots {}
     #[doc = include_str!("../book/src/l10_versioning.md")]
     mod l10_versioning {}
+    #[doc = include_str!("../book/src/l11_subscriptions.md")]
+    mod l11_subscriptions {}
     #[doc = include_str!("../book/src/appendix_glossary.md")]
     mod appendix_glossary {}
     #[doc = include_str!("../book/src/appendix_laws.md")]

@@ -40,3 +40,5 @@ pub mod l09_snapshots;
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l10_versioning.rs")]
 pub mod l10_versioning;
+#[cfg_attr(feature = "solutions", path = "../solutions/l11_subscriptions.rs")]
+pub mod l11_subscriptions;
