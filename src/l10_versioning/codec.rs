@@ -110,7 +110,9 @@ pub(super) fn write_fields(fields: &[(&str, &str)]) -> Vec<u8> {
     }
     out.into_bytes()
 }
+// ANCHOR_END: encoding
 
+// ANCHOR: parsing
 /// Reads back what [`encode_fields`] writes, and nothing else, one line at a
 /// time: UTF-8, every line ended by `\n`, a key up to the first `=`, and
 /// only the two escapes. It stops at the first error.
@@ -217,7 +219,7 @@ fn unescape(value: &str, offset: usize) -> Result<String, DecodeError> {
     }
     Ok(out)
 }
-// ANCHOR_END: encoding
+// ANCHOR_END: parsing
 
 // ANCHOR: decode_u64
 /// Reads the value of `field` as a `u64` written the way `u64`'s `Display`
@@ -343,7 +345,6 @@ pub enum DecodeError {
         schema_version: u32,
     },
 }
-// ANCHOR_END: decode_error
 
 /// At most the first [`Excerpt::MAX`] bytes of a text read from a payload,
 /// and the text's whole length: what an error keeps of it.
@@ -371,6 +372,7 @@ impl Excerpt {
         }
     }
 }
+// ANCHOR_END: decode_error
 
 /// Why [`encode_fields`] refused to write a payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
