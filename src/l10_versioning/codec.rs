@@ -139,24 +139,26 @@ impl<'a> Iterator for Fields<'a> {
         let Some(end) = rest.iter().position(|&b| b == b'\n') else {
             return Some(Err(DecodeError::Unterminated { offset: start }));
         };
-        let line = match std::str::from_utf8(&rest[..end]) {
-            Ok(line) => line,
-            Err(e) => {
-                return Some(Err(DecodeError::NotUtf8 {
-                    offset: start + e.valid_up_to(),
-                }));
-            }
-        };
-        let Some((key, value)) = line.split_once('=') else {
-            return Some(Err(DecodeError::MissingEquals { offset: start }));
-        };
-        if key.is_empty() {
-            return Some(Err(DecodeError::EmptyKey { offset: start }));
+        let line = read_line(&rest[..end], start);
+        if line.is_ok() {
+            self.offset = start + end + 1;
         }
-        let value = unescape(value, start + key.len() + 1);
-        self.offset = start + end + 1;
-        Some(value.map(|value| (key, value)))
+        Some(line)
     }
+}
+
+/// One line without its `\n`, which starts at byte `start` of the payload.
+fn read_line(line: &[u8], start: usize) -> Result<(&str, String), DecodeError> {
+    let line = std::str::from_utf8(line).map_err(|e| DecodeError::NotUtf8 {
+        offset: start + e.valid_up_to(),
+    })?;
+    let (key, value) = line
+        .split_once('=')
+        .ok_or(DecodeError::MissingEquals { offset: start })?;
+    if key.is_empty() {
+        return Err(DecodeError::EmptyKey { offset: start });
+    }
+    Ok((key, unescape(value, start + key.len() + 1)?))
 }
 
 /// Parses `payload` as exactly the fields `expected`, in order. It reads no
