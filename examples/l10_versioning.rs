@@ -58,7 +58,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     for (at, raw) in &old_records {
         let expected = repo.store.stream_version(&account);
         repo.store
-            .append(&account, expected, vec![raw.to_record()], Timestamp(*at))?;
+            .append(&account, expected, vec![raw.to_record()?], Timestamp(*at))?;
     }
 
     writeln!(out, "Releases 1 and 2 left {account} in the store:")?;
@@ -281,8 +281,8 @@ fn time_replays(err: &mut impl Write) -> Result<(), Box<dyn Error>> {
         ],
     );
     old.store
-        .append(&stream, Version(0), vec![opened.to_record()], Timestamp(0))?;
-    let mut history = decode(&opened.to_record())?;
+        .append(&stream, Version(0), vec![opened.to_record()?], Timestamp(0))?;
+    let mut history = decode(&opened.to_record()?)?;
     for k in 1..TIMED_EVENTS {
         // The events of benchmark account 0, as lesson 9's W2 workload has them.
         let (event_type, amount) = if k % 3 == 0 {
@@ -292,7 +292,7 @@ fn time_replays(err: &mut impl Write) -> Result<(), Box<dyn Error>> {
         };
         let record = RawEvent::new(event_type, 1, &[("cents", &amount.0.to_string())]);
         old.store
-            .append(&stream, Version(k), vec![record.to_record()], Timestamp(k))?;
+            .append(&stream, Version(k), vec![record.to_record()?], Timestamp(k))?;
         history.push(if k % 3 == 0 {
             AccountEvent::MoneyWithdrawn { amount }
         } else {

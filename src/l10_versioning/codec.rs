@@ -8,7 +8,8 @@ use super::store::EventRecord;
 
 // ANCHOR: raw_event
 /// A record whose payload has been parsed into named fields but not yet
-/// typed: the form that upcasters read and write.
+/// typed: the form that upcasters read and write. Its keys are the names
+/// in the schema table, never text read from a payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEvent {
     /// The event type name.
@@ -16,19 +17,17 @@ pub struct RawEvent {
     /// The schema version the fields are in.
     pub schema_version: u32,
     /// The fields, in the order they are stored.
-    pub fields: Vec<(String, String)>,
+    pub fields: Vec<(&'static str, String)>,
 }
 
 impl RawEvent {
-    /// A raw event from borrowed names and values.
-    pub fn new(event_type: &str, schema_version: u32, fields: &[(&str, &str)]) -> RawEvent {
+    /// A raw event from field names and borrowed values.
+    pub fn new(event_type: &str, schema_version: u32, fields: &[(&'static str, &str)]) -> Self {
+        let fields = fields.iter().map(|&(k, v)| (k, v.to_string())).collect();
         RawEvent {
             event_type: event_type.to_string(),
             schema_version,
-            fields: fields
-                .iter()
-                .map(|(key, value)| (key.to_string(), value.to_string()))
-                .collect(),
+            fields,
         }
     }
 
@@ -37,36 +36,38 @@ impl RawEvent {
     /// # Errors
     ///
     /// [`DecodeError::MissingField`] when there is no such field.
-    pub fn get(&self, name: &str) -> Result<&str, DecodeError> {
-        self.fields
-            .iter()
-            .find(|(key, _)| key == name)
+    pub fn get(&self, name: &'static str) -> Result<&str, DecodeError> {
+        let found = self.fields.iter().find(|(key, _)| *key == name);
+        found
             .map(|(_, value)| value.as_str())
-            .ok_or_else(|| DecodeError::MissingField {
-                field: name.to_string(),
-            })
+            .ok_or(DecodeError::MissingField { field: name })
     }
 
-    /// Parses a stored record's payload, strictly.
+    /// Parses a stored record's payload as exactly the fields `expected`.
     ///
     /// # Errors
     ///
-    /// A [`DecodeError`] naming the first thing wrong with the payload.
-    pub fn parse(record: &EventRecord) -> Result<RawEvent, DecodeError> {
+    /// As [`parse_fields`].
+    pub fn parse(record: &EventRecord, expected: &[&'static str]) -> Result<Self, DecodeError> {
         Ok(RawEvent {
             event_type: record.event_type.clone(),
             schema_version: record.schema_version,
-            fields: parse_fields(&record.payload)?,
+            fields: parse_fields(&record.payload, expected)?,
         })
     }
 
-    /// The record that stores this raw event.
-    pub fn to_record(&self) -> EventRecord {
-        EventRecord {
+    /// The record that stores this raw event, as [`encode_fields`] writes it.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BadKey`] as for [`encode_fields`].
+    pub fn to_record(&self) -> Result<EventRecord, EncodeError> {
+        let fields: Vec<(&str, &str)> = self.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ok(EventRecord {
             event_type: self.event_type.clone(),
             schema_version: self.schema_version,
-            payload: encode_fields(&self.fields),
-        }
+            payload: encode_fields(&fields)?,
+        })
     }
 }
 // ANCHOR_END: raw_event
@@ -74,9 +75,26 @@ impl RawEvent {
 // ANCHOR: encoding
 /// Writes each field as a `key=value` line ending in `\n`. In a value, a
 /// backslash is written `\\` and a newline `\n`; every other character,
-/// `=` included, is written as it is. Keys are names from the schema table
-/// and never contain `=` or a newline.
-pub fn encode_fields(fields: &[(String, String)]) -> Vec<u8> {
+/// `=` included, is written as it is.
+///
+/// # Errors
+///
+/// [`EncodeError::BadKey`] for a key that is empty or holds `=` or a
+/// newline: it would not read back as itself.
+pub fn encode_fields(fields: &[(&str, &str)]) -> Result<Vec<u8>, EncodeError> {
+    let bad = fields
+        .iter()
+        .find(|(key, _)| key.is_empty() || key.contains(['=', '\n']));
+    if let Some((key, _)) = bad {
+        return Err(EncodeError::BadKey {
+            key: key.to_string(),
+        });
+    }
+    Ok(write_fields(fields))
+}
+
+/// [`encode_fields`] for keys this module wrote itself, from the schema.
+pub(super) fn write_fields(fields: &[(&str, &str)]) -> Vec<u8> {
     let mut out = String::new();
     for (key, value) in fields {
         out.push_str(key);
@@ -92,35 +110,95 @@ pub fn encode_fields(fields: &[(String, String)]) -> Vec<u8> {
     }
     out.into_bytes()
 }
+// ANCHOR_END: encoding
 
-/// Reads back what [`encode_fields`] writes, and nothing else: UTF-8, every
-/// line ended by `\n`, a key up to the first `=`, and only the two escapes.
-/// Every string it builds is a copy of part of the payload and each line
-/// adds one field, so what it allocates grows with the payload's length,
-/// never with a number read from it.
+// ANCHOR: parsing
+/// Reads back what [`encode_fields`] writes, and nothing else, one line at a
+/// time: UTF-8, every line ended by `\n`, a key up to the first `=`, and
+/// only the two escapes. It stops at the first error.
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    payload: &'a [u8],
+    offset: usize,
+}
+
+/// The fields of `payload`, read lazily: nothing past the line asked for
+/// is looked at.
+pub fn fields(payload: &[u8]) -> Fields<'_> {
+    Fields { payload, offset: 0 }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    /// A field's key and value, or what is wrong with its line.
+    type Item = Result<(&'a str, String), DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.offset;
+        let rest = self.payload.get(start..).filter(|rest| !rest.is_empty())?;
+        self.offset = self.payload.len(); // after an error, nothing more
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            return Some(Err(DecodeError::Unterminated { offset: start }));
+        };
+        let line = read_line(&rest[..end], start);
+        if line.is_ok() {
+            self.offset = start + end + 1;
+        }
+        Some(line)
+    }
+}
+
+/// One line without its `\n`, which starts at byte `start` of the payload.
+fn read_line(line: &[u8], start: usize) -> Result<(&str, String), DecodeError> {
+    let line = std::str::from_utf8(line).map_err(|e| DecodeError::NotUtf8 {
+        offset: start + e.valid_up_to(),
+    })?;
+    let (key, value) = line
+        .split_once('=')
+        .ok_or(DecodeError::MissingEquals { offset: start })?;
+    if key.is_empty() {
+        return Err(DecodeError::EmptyKey { offset: start });
+    }
+    Ok((key, unescape(value, start + key.len() + 1)?))
+}
+
+/// Parses `payload` as exactly the fields `expected`, in order. It reads no
+/// further than the first line that is not the next expected field, so it
+/// keeps at most `expected.len()` values, each a copy of part of the payload.
 ///
 /// # Errors
 ///
-/// A [`DecodeError`] with the byte offset of the first thing that is wrong.
-pub fn parse_fields(payload: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
-    let text = std::str::from_utf8(payload).map_err(|error| DecodeError::NotUtf8 {
-        offset: error.valid_up_to(),
-    })?;
-    let mut fields = Vec::new();
-    let mut offset = 0;
-    while offset < text.len() {
-        let rest = &text[offset..];
-        let end = rest
-            .find('\n')
-            .ok_or(DecodeError::Unterminated { offset })?;
-        let (key, value) = rest[..end]
-            .split_once('=')
-            .ok_or(DecodeError::MissingEquals { offset })?;
-        let value = unescape(value, offset + key.len() + 1)?;
-        fields.push((key.to_string(), value));
-        offset += end + 1;
+/// A [`DecodeError`] with the byte offset of the first thing that is wrong,
+/// or [`DecodeError::MissingField`] when the payload ends too soon.
+pub fn parse_fields(
+    payload: &[u8],
+    expected: &[&'static str],
+) -> Result<Vec<(&'static str, String)>, DecodeError> {
+    let mut lines = fields(payload);
+    let values = expected
+        .iter()
+        .map(|&name| Ok((name, next_field(&mut lines, Some(name))?)));
+    let values = values.collect::<Result<Vec<_>, DecodeError>>()?;
+    next_field(&mut lines, None)?;
+    Ok(values)
+}
+
+/// The value of the next field, which must be `expected`; with `None`,
+/// checks that there is no next field.
+pub(super) fn next_field(
+    lines: &mut Fields<'_>,
+    expected: Option<&'static str>,
+) -> Result<String, DecodeError> {
+    let offset = lines.offset;
+    match (lines.next().transpose()?, expected) {
+        (Some((key, value)), Some(name)) if key == name => Ok(value),
+        (Some((key, _)), expected) => Err(DecodeError::UnexpectedField {
+            offset,
+            found: Excerpt::of(key),
+            expected,
+        }),
+        (None, Some(field)) => Err(DecodeError::MissingField { field }),
+        (None, None) => Ok(String::new()),
     }
-    Ok(fields)
 }
 
 fn unescape(value: &str, offset: usize) -> Result<String, DecodeError> {
@@ -143,7 +221,7 @@ fn unescape(value: &str, offset: usize) -> Result<String, DecodeError> {
     }
     Ok(out)
 }
-// ANCHOR_END: encoding
+// ANCHOR_END: parsing
 
 // ANCHOR: decode_u64
 /// Reads the value of `field` as a `u64` written the way `u64`'s `Display`
@@ -161,7 +239,7 @@ pub fn decode_u64(field: &str, text: &str) -> Result<u64, DecodeError> {
         Ok(number) if canonical => Ok(number),
         _ => Err(DecodeError::BadValue {
             field: field.to_string(),
-            value: text.to_string(),
+            value: Excerpt::of(text),
             expected: "a whole number without sign or leading zeros, at most 2^64 - 1",
         }),
     }
@@ -175,7 +253,7 @@ pub fn decode_u64(field: &str, text: &str) -> Result<u64, DecodeError> {
 pub fn decode_currency(field: &str, text: &str) -> Result<Currency, DecodeError> {
     Currency::from_code(text).ok_or_else(|| DecodeError::BadValue {
         field: field.to_string(),
-        value: text.to_string(),
+        value: Excerpt::of(text),
         expected: "EUR, GBP or USD",
     })
 }
@@ -183,10 +261,12 @@ pub fn decode_currency(field: &str, text: &str) -> Result<Currency, DecodeError>
 
 // ANCHOR: decode_error
 /// Why a record could not be read. Each variant names what is wrong, and
-/// where: offsets count bytes from the start of the payload.
+/// where: offsets count bytes from the start of the payload. Text from the
+/// payload is kept only as an [`Excerpt`], so an error stays small however
+/// large the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    /// The payload is not UTF-8 from this offset on.
+    /// The line starting here is not UTF-8 from this offset on.
     NotUtf8 {
         /// The first byte that is not part of valid UTF-8.
         offset: usize,
@@ -201,15 +281,43 @@ pub enum DecodeError {
         /// Where the line starts.
         offset: usize,
     },
+    /// The line starting here has nothing before its `=`.
+    EmptyKey {
+        /// Where the line starts.
+        offset: usize,
+    },
     /// A backslash here is followed by neither `\` nor `n`.
     BadEscape {
         /// Where the backslash is.
         offset: usize,
     },
+    /// The line starting here is not the field the schema version has next.
+    UnexpectedField {
+        /// Where the line starts.
+        offset: usize,
+        /// Its key.
+        found: Excerpt,
+        /// The field expected there, or `None` when there should be no more.
+        expected: Option<&'static str>,
+    },
+    /// A field of the schema version, or one an upcaster needs, is absent.
+    MissingField {
+        /// Its name.
+        field: &'static str,
+    },
+    /// A field's value is not of the kind the field holds.
+    BadValue {
+        /// The field.
+        field: String,
+        /// The value as stored.
+        value: Excerpt,
+        /// What the field holds.
+        expected: &'static str,
+    },
     /// No event type of this name is known.
     UnknownEventType {
         /// The name as stored.
-        event_type: String,
+        event_type: Excerpt,
     },
     /// The event type is known, but not this schema version of it.
     UnknownSchemaVersion {
@@ -218,7 +326,8 @@ pub enum DecodeError {
         /// The version as stored.
         schema_version: u32,
     },
-    /// The fields are not exactly those of the schema version, in order.
+    /// An upcaster returned fields that are not exactly those of the
+    /// schema version it claims, in order.
     WrongFields {
         /// The event type.
         event_type: String,
@@ -226,22 +335,8 @@ pub enum DecodeError {
         schema_version: u32,
         /// The fields that version has.
         expected: &'static [&'static str],
-        /// The fields the payload has.
-        found: Vec<String>,
-    },
-    /// A field that an upcaster or the mapper needs is absent.
-    MissingField {
-        /// Its name.
-        field: String,
-    },
-    /// A field's value is not of the kind the field holds.
-    BadValue {
-        /// The field.
-        field: String,
-        /// The value as stored.
-        value: String,
-        /// What the field holds.
-        expected: &'static str,
+        /// The fields the upcaster wrote.
+        found: Vec<&'static str>,
     },
     /// Upcasting went on for more steps than the schema table has entries: an
     /// upcaster that never reaches a current version.
@@ -252,7 +347,53 @@ pub enum DecodeError {
         schema_version: u32,
     },
 }
+
+/// At most the first [`Excerpt::MAX`] bytes of a text read from a payload,
+/// and the text's whole length: what an error keeps of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    /// The start of the text, cut at a character boundary.
+    pub start: String,
+    /// The length of the whole text, in bytes.
+    pub len: usize,
+}
+
+impl Excerpt {
+    /// The most bytes of a text an excerpt keeps.
+    pub const MAX: usize = 64;
+
+    /// The excerpt of `text`.
+    pub fn of(text: &str) -> Self {
+        let mut cut = text.len().min(Self::MAX);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Excerpt {
+            start: text[..cut].to_string(),
+            len: text.len(),
+        }
+    }
+}
 // ANCHOR_END: decode_error
+
+/// Why [`encode_fields`] refused to write a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The key is empty or holds `=` or a newline.
+    BadKey {
+        /// The key.
+        key: String,
+    },
+}
+
+impl fmt::Display for Excerpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.len - self.start.len() {
+            0 => write!(f, "{:?}", self.start),
+            _ => write!(f, "{:?}… ({} bytes)", self.start, self.len),
+        }
+    }
+}
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -264,11 +405,32 @@ impl fmt::Display for DecodeError {
             DecodeError::MissingEquals { offset } => {
                 write!(f, "the line at byte {offset} has no `=`")
             }
+            DecodeError::EmptyKey { offset } => write!(f, "the line at byte {offset} has no key"),
             DecodeError::BadEscape { offset } => {
                 write!(f, "the backslash at byte {offset} is not `\\\\` or `\\n`")
             }
+            DecodeError::UnexpectedField {
+                offset,
+                found,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "the line at byte {offset} has the field {found}, expected "
+                )?;
+                match expected {
+                    Some(field) => write!(f, "{field:?}"),
+                    None => f.write_str("no more fields"),
+                }
+            }
+            DecodeError::MissingField { field } => write!(f, "the field {field:?} is missing"),
+            DecodeError::BadValue {
+                field,
+                value,
+                expected,
+            } => write!(f, "{field} is {value}, expected {expected}"),
             DecodeError::UnknownEventType { event_type } => {
-                write!(f, "unknown event type {event_type:?}")
+                write!(f, "unknown event type {event_type}")
             }
             DecodeError::UnknownSchemaVersion {
                 event_type,
@@ -281,14 +443,9 @@ impl fmt::Display for DecodeError {
                 found,
             } => write!(
                 f,
-                "{event_type} v{schema_version} has the fields {expected:?}, found {found:?}"
+                "an upcaster wrote {event_type} v{schema_version} with the fields {found:?}, \
+                 not {expected:?}"
             ),
-            DecodeError::MissingField { field } => write!(f, "the field {field:?} is missing"),
-            DecodeError::BadValue {
-                field,
-                value,
-                expected,
-            } => write!(f, "{field} is {value:?}, expected {expected}"),
             DecodeError::UpcastLoop {
                 event_type,
                 schema_version,
@@ -301,3 +458,15 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::BadKey { key } => {
+                write!(f, "the key {key:?} is empty or holds `=` or a newline")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}

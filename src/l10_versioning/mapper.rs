@@ -3,7 +3,7 @@
 //! upcasts it, step by step, to the current one.
 
 use super::account::{AccountEvent, Cents, Currency};
-use super::codec::{DecodeError, RawEvent, decode_currency, decode_u64};
+use super::codec::{DecodeError, Excerpt, RawEvent, decode_currency, decode_u64, write_fields};
 use super::store::EventRecord;
 
 /// An upcaster: reads one raw event in one schema version and returns what
@@ -97,26 +97,29 @@ fn cents_to_amount(v1: &RawEvent) -> Result<Vec<RawEvent>, DecodeError> {
 // ANCHOR: encode
 /// Maps an event to the record that stores it, always in the current schema.
 pub fn encode(event: &AccountEvent) -> EventRecord {
-    let raw = match event {
+    let (version, payload) = match event {
         AccountEvent::AccountOpened {
             owner,
             email,
             currency,
-        } => RawEvent::new(
-            "AccountOpened",
-            3,
-            &[
-                ("owner", owner),
+        } => {
+            let fields = [
+                ("owner", owner.as_str()),
                 ("email", email),
                 ("currency", currency.code()),
-            ],
-        ),
-        AccountEvent::MoneyDeposited { amount } | AccountEvent::MoneyWithdrawn { amount } => {
-            RawEvent::new(event.event_type(), 2, &[("amount", &amount.0.to_string())])
+            ];
+            (3, write_fields(&fields))
         }
-        AccountEvent::AccountClosed => RawEvent::new("AccountClosed", 1, &[]),
+        AccountEvent::MoneyDeposited { amount } | AccountEvent::MoneyWithdrawn { amount } => {
+            (2, write_fields(&[("amount", &amount.0.to_string())]))
+        }
+        AccountEvent::AccountClosed => (1, Vec::new()),
     };
-    raw.to_record()
+    EventRecord {
+        event_type: event.event_type().to_string(),
+        schema_version: version,
+        payload,
+    }
 }
 // ANCHOR_END: encode
 
@@ -142,9 +145,10 @@ pub fn decode_with(
     record: &EventRecord,
 ) -> Result<Vec<AccountEvent>, DecodeError> {
     // The envelope first: an unknown type or version is refused as such,
-    // before a byte of its payload is read.
-    schema_of(schemas, &record.event_type, record.schema_version)?;
-    upcast_with(schemas, RawEvent::parse(record)?)?
+    // before a byte of its payload is read. Then the payload is read against
+    // that version's fields, and no further than the first one that differs.
+    let schema = schema_of(schemas, &record.event_type, record.schema_version)?;
+    upcast_with(schemas, RawEvent::parse(record, schema.fields)?)?
         .iter()
         .map(to_event)
         .collect()
@@ -171,13 +175,13 @@ fn upcast_into(
     out: &mut Vec<RawEvent>,
 ) -> Result<(), DecodeError> {
     let schema = schema_of(schemas, &raw.event_type, raw.schema_version)?;
-    let names = raw.fields.iter().map(|(name, _)| name.as_str());
-    if !names.eq(schema.fields.iter().copied()) {
+    let names = raw.fields.iter().map(|(name, _)| *name);
+    if !names.clone().eq(schema.fields.iter().copied()) {
         return Err(DecodeError::WrongFields {
+            found: names.collect(),
             event_type: raw.event_type,
             schema_version: raw.schema_version,
             expected: schema.fields,
-            found: raw.fields.into_iter().map(|(name, _)| name).collect(),
         });
     }
     let Some(upcast) = schema.upcast else {
@@ -190,7 +194,9 @@ fn upcast_into(
             schema_version: raw.schema_version,
         });
     }
-    for next in upcast(&raw)? {
+    let upcast = upcast(&raw)?;
+    drop(raw); // so that at most two copies of the values are alive at once
+    for next in upcast {
         upcast_into(schemas, next, steps + 1, out)?;
     }
     Ok(())
@@ -207,7 +213,7 @@ fn schema_of<'s>(
         .peekable();
     if of_type.peek().is_none() {
         return Err(DecodeError::UnknownEventType {
-            event_type: event_type.to_string(),
+            event_type: Excerpt::of(event_type),
         });
     }
     of_type
@@ -220,7 +226,8 @@ fn schema_of<'s>(
 
 /// Types a raw event in its current schema version.
 fn to_event(raw: &RawEvent) -> Result<AccountEvent, DecodeError> {
-    let cents = |field| Ok::<_, DecodeError>(Cents(decode_u64(field, raw.get(field)?)?));
+    let cents =
+        |field: &'static str| Ok::<_, DecodeError>(Cents(decode_u64(field, raw.get(field)?)?));
     match raw.event_type.as_str() {
         "AccountOpened" => Ok(AccountEvent::AccountOpened {
             owner: raw.get("owner")?.to_string(),
@@ -235,7 +242,7 @@ fn to_event(raw: &RawEvent) -> Result<AccountEvent, DecodeError> {
         }),
         "AccountClosed" => Ok(AccountEvent::AccountClosed),
         other => Err(DecodeError::UnknownEventType {
-            event_type: other.to_string(),
+            event_type: Excerpt::of(other),
         }),
     }
 }

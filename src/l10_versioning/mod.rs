@@ -26,7 +26,10 @@ mod snapshot;
 mod store;
 
 pub use account::{AccountEvent, AccountState, Cents, Currency, evolve, initial_state};
-pub use codec::{DecodeError, RawEvent, decode_currency, decode_u64, encode_fields, parse_fields};
+pub use codec::{
+    DecodeError, EncodeError, Excerpt, Fields, RawEvent, decode_currency, decode_u64,
+    encode_fields, fields, parse_fields,
+};
 pub use mapper::{SCHEMAS, Schema, Upcast, decode, decode_with, encode, upcast_with};
 pub use repository::{AccountRepository, LoadError, Loaded, SnapshotUse};
 pub use snapshot::{SNAPSHOT_SCHEMA, Snapshot, SnapshotRejected};

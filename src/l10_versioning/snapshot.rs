@@ -4,7 +4,9 @@
 use std::fmt;
 
 use super::account::{AccountState, Cents, Currency};
-use super::codec::{DecodeError, decode_currency, decode_u64, encode_fields, parse_fields};
+use super::codec::{
+    DecodeError, Excerpt, decode_currency, decode_u64, fields, next_field, write_fields,
+};
 use super::store::Version;
 
 /// The schema of the snapshot payloads this code writes.
@@ -31,7 +33,12 @@ pub enum SnapshotRejected {
         found: u32,
     },
     /// The schema is known but the payload does not decode.
-    Undecodable(DecodeError),
+    Undecodable {
+        /// The schema it was written in.
+        schema: u32,
+        /// What is wrong with the payload, as read in that schema.
+        error: DecodeError,
+    },
     /// The snapshot claims a version its stream has not reached, as after
     /// the events were restored from an older backup than the snapshots.
     AheadOfStream {
@@ -46,19 +53,19 @@ impl Snapshot {
     /// `status=open`, `balance=…`, `currency=…`, or only `status=closed` or
     /// `status=not-opened`.
     pub fn of(state: &AccountState, version: Version) -> Snapshot {
-        let fields: Vec<(String, String)> = match state {
-            AccountState::NotOpened => vec![("status".into(), "not-opened".into())],
-            AccountState::Closed => vec![("status".into(), "closed".into())],
-            AccountState::Open { balance, currency } => vec![
-                ("status".into(), "open".into()),
-                ("balance".into(), balance.0.to_string()),
-                ("currency".into(), currency.code().into()),
-            ],
+        let payload = match state {
+            AccountState::NotOpened => write_fields(&[("status", "not-opened")]),
+            AccountState::Closed => write_fields(&[("status", "closed")]),
+            AccountState::Open { balance, currency } => write_fields(&[
+                ("status", "open"),
+                ("balance", &balance.0.to_string()),
+                ("currency", currency.code()),
+            ]),
         };
         Snapshot {
             version,
             schema: SNAPSHOT_SCHEMA,
-            payload: encode_fields(&fields),
+            payload,
         }
     }
 
@@ -71,40 +78,44 @@ impl Snapshot {
     /// [`SnapshotRejected::UnknownSchema`], or
     /// [`SnapshotRejected::Undecodable`] naming what is wrong with the payload.
     pub fn restore(&self) -> Result<AccountState, SnapshotRejected> {
-        if self.schema != 1 && self.schema != SNAPSHOT_SCHEMA {
-            return Err(SnapshotRejected::UnknownSchema { found: self.schema });
+        let schema = self.schema;
+        if schema != 1 && schema != SNAPSHOT_SCHEMA {
+            return Err(SnapshotRejected::UnknownSchema { found: schema });
         }
-        let mut fields = parse_fields(&self.payload).map_err(SnapshotRejected::Undecodable)?;
-        let open = fields
-            .first()
-            .is_some_and(|(k, v)| k == "status" && v == "open");
-        if self.schema == 1 && open {
-            fields.push(("currency".into(), Currency::Eur.code().into()));
-        }
-        decode_state(fields).map_err(SnapshotRejected::Undecodable)
+        decode_state(&self.payload, schema)
+            .map_err(|error| SnapshotRejected::Undecodable { schema, error })
     }
+}
+
+/// Reads exactly the fields [`Snapshot::of`] writes in `schema`, one at a
+/// time, each one only if the fields before it call for it.
+fn decode_state(payload: &[u8], schema: u32) -> Result<AccountState, DecodeError> {
+    let mut lines = fields(payload);
+    let state = match next_field(&mut lines, Some("status"))?.as_str() {
+        "not-opened" => AccountState::NotOpened,
+        "closed" => AccountState::Closed,
+        "open" => AccountState::Open {
+            balance: Cents(decode_u64(
+                "balance",
+                &next_field(&mut lines, Some("balance"))?,
+            )?),
+            currency: match schema {
+                1 => Currency::Eur,
+                _ => decode_currency("currency", &next_field(&mut lines, Some("currency"))?)?,
+            },
+        },
+        other => {
+            return Err(DecodeError::BadValue {
+                field: "status".into(),
+                value: Excerpt::of(other),
+                expected: "open, closed or not-opened",
+            });
+        }
+    };
+    next_field(&mut lines, None)?;
+    Ok(state)
 }
 // ANCHOR_END: snapshot
-
-/// Reads exactly the fields [`Snapshot::of`] writes.
-fn decode_state(fields: Vec<(String, String)>) -> Result<AccountState, DecodeError> {
-    let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
-    let values: Vec<&str> = fields.iter().map(|(_, value)| value.as_str()).collect();
-    match (names.as_slice(), values.as_slice()) {
-        (["status"], ["not-opened"]) => Ok(AccountState::NotOpened),
-        (["status"], ["closed"]) => Ok(AccountState::Closed),
-        (["status", "balance", "currency"], ["open", balance, code]) => Ok(AccountState::Open {
-            balance: Cents(decode_u64("balance", balance)?),
-            currency: decode_currency("currency", code)?,
-        }),
-        _ => Err(DecodeError::WrongFields {
-            event_type: "AccountState".into(),
-            schema_version: SNAPSHOT_SCHEMA,
-            expected: &["status", "balance", "currency"],
-            found: names.iter().map(|name| name.to_string()).collect(),
-        }),
-    }
-}
 
 impl fmt::Display for SnapshotRejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -113,8 +124,8 @@ impl fmt::Display for SnapshotRejected {
                 f,
                 "schema {found}, and this code upcasts only schema 1 to {SNAPSHOT_SCHEMA}"
             ),
-            SnapshotRejected::Undecodable(error) => {
-                write!(f, "the payload does not decode: {error}")
+            SnapshotRejected::Undecodable { schema, error } => {
+                write!(f, "the schema {schema} payload does not decode: {error}")
             }
             SnapshotRejected::AheadOfStream { stream_version } => {
                 write!(f, "the stream is only at {stream_version}")
@@ -127,7 +138,7 @@ impl std::error::Error for SnapshotRejected {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SnapshotRejected::UnknownSchema { .. } | SnapshotRejected::AheadOfStream { .. } => None,
-            SnapshotRejected::Undecodable(error) => Some(error),
+            SnapshotRejected::Undecodable { error, .. } => Some(error),
         }
     }
 }

@@ -47,9 +47,7 @@ pub struct EventRecord {
 /// A record with the metadata the store assigned when it was appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent {
-    /// The stream the record belongs to.
-    pub stream: StreamId,
-    /// Its number within that stream, from 1.
+    /// Its number within its stream, from 1.
     pub version: Version,
     /// When it was recorded, as supplied by the caller of `append`.
     pub recorded_at: Timestamp,
@@ -104,7 +102,6 @@ impl EventStore {
         let recorded = self.streams.entry(stream.clone()).or_default();
         for record in records {
             recorded.push(RecordedEvent {
-                stream: stream.clone(),
                 version: Version(recorded.len() as u64 + 1),
                 recorded_at,
                 record,

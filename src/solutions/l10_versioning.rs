@@ -1,8 +1,11 @@
 //! Reference solutions for the lesson 10 exercises.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
 use crate::l10_versioning::{
-    AccountEvent, AppendError, Cents, DecodeError, EventStore, LoadError, RawEvent, SCHEMAS,
-    Schema, StreamId, Version, decode, decode_u64, encode,
+    AccountEvent, AppendError, Cents, DecodeError, EventStore, Excerpt, LoadError, RawEvent,
+    SCHEMAS, Schema, StreamId, Version, decode, decode_u64, encode,
 };
 
 /// Exercise 10.1: strict decoding of a signed number.
@@ -16,7 +19,7 @@ pub fn decode_i64(field: &str, text: &str) -> Result<i64, DecodeError> {
         Ok(number) if number.to_string() == text => Ok(number),
         _ => Err(DecodeError::BadValue {
             field: field.to_string(),
-            value: text.to_string(),
+            value: Excerpt::of(text),
             expected: "a whole number as i64 Display writes it",
         }),
     }
@@ -25,20 +28,27 @@ pub fn decode_i64(field: &str, text: &str) -> Result<i64, DecodeError> {
 /// What [`deposits_report`] found in one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepositReport {
-    /// The sum of every deposit, first deposits of old openings included.
+    /// The sum of the deposits this code knows how to read: every
+    /// `MoneyDeposited`, first deposits of old openings included. Money paid
+    /// in by an event type it does not know is not in it.
     pub total: Cents,
-    /// The records skipped because their event type is unknown to this
-    /// code: their version in the stream and their type name, in order.
+    /// The records left out because their event type is unknown to this
+    /// code: their version in the stream and their type name, in order. A
+    /// report with any is incomplete, and whoever reads it must be told.
     pub skipped: Vec<(Version, String)>,
 }
 
 /// Exercise 10.2: a read model that skips unknown event types.
 pub fn deposits_report(store: &EventStore, stream: &StreamId) -> Result<DepositReport, LoadError> {
-    // Skipping is safe only for a read model whose answer cannot depend on
-    // the unknown type, and only for a new *type*: a known type in a newer
-    // version may carry a deposit this code would misread, so it stops the
-    // report. The write side never skips anything (lesson 10's `load`): a
-    // state folded without some of its events is wrong, not partial.
+    // Skipping is a business decision, not a technical one. It is right only
+    // for a read model whose meaning is defined by the types it knows ("the
+    // deposits this release can read"), and only if what it skipped is shown:
+    // a `ChequeDeposited` from a newer release is money paid in, and a total
+    // that leaves it out silently is simply wrong. When a new type changes
+    // what a reader must answer, ship the reader that knows it first. A known
+    // type in a newer version may carry a deposit this code would misread,
+    // so it stops the report. The write side never skips anything (lesson
+    // 10's `load`): a state folded without some of its events is wrong.
     // Reading through `decode` matters: the first deposit of a release 1
     // opening only exists as a `MoneyDeposited` after upcasting.
     let mut report = DepositReport {
@@ -54,7 +64,8 @@ pub fn deposits_report(store: &EventStore, stream: &StreamId) -> Result<DepositR
                     }
                 }
             }
-            Err(DecodeError::UnknownEventType { event_type }) => {
+            Err(DecodeError::UnknownEventType { .. }) => {
+                let event_type = recorded.record.event_type.clone();
                 report.skipped.push((recorded.version, event_type));
             }
             Err(error) => {
@@ -84,7 +95,7 @@ pub fn account_opened_v0_to_v1(v0: &RawEvent) -> Result<Vec<RawEvent>, DecodeErr
         .checked_mul(100)
         .ok_or_else(|| DecodeError::BadValue {
             field: field.to_string(),
-            value: text.to_string(),
+            value: Excerpt::of(text),
             expected: "at most 184467440737095516 whole euros",
         })?;
     Ok(vec![RawEvent::new(
@@ -117,26 +128,70 @@ pub fn schemas_with_import() -> Vec<Schema> {
 pub enum MigrationError {
     /// A record of the old store does not decode.
     Undecodable(LoadError),
-    /// The new store refused an append: a stream was listed twice.
+    /// The stream is listed more than once: it is refused, never copied twice.
+    ListedTwice(StreamId),
+    /// The new store refused an append. With each stream listed once this
+    /// cannot happen in memory; a real target store can fail.
     Append(AppendError),
 }
 
+/// A migrated store, and how its versions relate to the old one's.
+#[derive(Debug)]
+pub struct Migrated {
+    /// The new store: every listed stream, each event in the current schema.
+    pub store: EventStore,
+    /// For every listed stream, each old record's version mapped to the
+    /// version of the new stream whose state equals the old stream's state
+    /// after that record: what a snapshot or checkpoint must be moved to.
+    pub versions: BTreeMap<StreamId, BTreeMap<Version, Version>>,
+}
+
+impl fmt::Display for MigrationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MigrationError::Undecodable(error) => write!(f, "cannot migrate: {error}"),
+            MigrationError::ListedTwice(stream) => {
+                write!(f, "cannot migrate: {stream} is listed twice")
+            }
+            MigrationError::Append(error) => write!(f, "cannot migrate: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for MigrationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MigrationError::Undecodable(error) => Some(error),
+            MigrationError::ListedTwice(_) => None,
+            MigrationError::Append(error) => Some(error),
+        }
+    }
+}
+
 /// Exercise 10.4: copy-and-replace migration.
-pub fn migrate(old: &EventStore, streams: &[StreamId]) -> Result<EventStore, MigrationError> {
-    // Each stream is written from version 0 with the expected version the
-    // previous append returned, so a stream listed twice conflicts instead
-    // of being doubled. The whole new store is built before anything is
-    // returned: a record that does not decode leaves no half-migrated copy.
+pub fn migrate(old: &EventStore, streams: &[StreamId]) -> Result<Migrated, MigrationError> {
+    // Duplicates are refused before anything is read: an empty or unknown
+    // stream listed twice would append nothing, so no version conflict could
+    // catch it. The whole new store is built before anything is returned: a
+    // record that does not decode leaves no half-migrated copy.
     //
-    // What the copy changes, and why upcasting on read is usually kinder:
-    // versions are renumbered (a split adds records), so snapshots, read
-    // model checkpoints and any expected version a client holds refer to
-    // the old numbering and must be rebuilt or translated; positions change
-    // too, and a hash chain (lesson 14) over the old bytes no longer
-    // matches. In production the copy runs while writers keep appending to
-    // the old store, so it ends with a catch-up pass and a switch-over.
-    let mut new = EventStore::new();
+    // The version map is the hard part of a real migration. A split adds
+    // records, so every snapshot, read-model checkpoint and expected version
+    // a client holds refers to the old numbering. Old version v maps to the
+    // new version after the *last* event record v became: only there is the
+    // state the same. (A record that upcasts to no event maps to the version
+    // before it.) Positions change too, and a hash chain (lesson 14) over the
+    // old bytes no longer matches. In production the copy runs while writers
+    // keep appending to the old store, so it ends with a catch-up pass and a
+    // switch-over.
+    let mut seen = BTreeSet::new();
+    if let Some(twice) = streams.iter().find(|stream| !seen.insert(*stream)) {
+        return Err(MigrationError::ListedTwice(twice.clone()));
+    }
+    let mut store = EventStore::new();
+    let mut versions = BTreeMap::new();
     for stream in streams {
+        let mut map = BTreeMap::new();
         let mut expected = Version(0);
         for recorded in old.read_stream(stream) {
             let events = decode(&recorded.record).map_err(|error| {
@@ -147,10 +202,12 @@ pub fn migrate(old: &EventStore, streams: &[StreamId]) -> Result<EventStore, Mig
                 })
             })?;
             let records = events.iter().map(encode).collect();
-            expected = new
+            expected = store
                 .append(stream, expected, records, recorded.recorded_at)
                 .map_err(MigrationError::Append)?;
+            map.insert(recorded.version, expected);
         }
+        versions.insert(stream.clone(), map);
     }
-    Ok(new)
+    Ok(Migrated { store, versions })
 }
