@@ -41,6 +41,16 @@ examples! {
     l09_snapshots => "../examples/l09_snapshots.rs",
 }
 
+/// The progress view, `cargo run --example exercises`, is the one example
+/// that is not a lesson's: it reports on the learner's own code, so it has no
+/// golden file. Compiled here, its unit tests run under plain `cargo test`.
+#[allow(dead_code)]
+#[path = "../examples/exercises.rs"]
+mod progress_view;
+
+/// The stem of the one example that belongs to no lesson.
+const PROGRESS_VIEW: &str = "exercises";
+
 /// The languages a fence in the book may declare.
 const FENCE_LANGUAGES: &[&str] = &["rust", "rust,ignore", "text", "console", "toml"];
 
@@ -214,6 +224,27 @@ fn every_lesson_has_a_golden_test() {
         lessons(),
         "EXAMPLES in tests/book.rs must list every lesson, in order"
     );
+}
+
+/// Every example is a lesson's, with its golden file, except the progress
+/// view, which has none.
+#[test]
+fn every_example_belongs_to_a_lesson_except_the_progress_view() {
+    let stems = |extension: &str| -> Vec<String> {
+        let mut found: Vec<String> = fs::read_dir(root().join("examples"))
+            .expect("examples/ is readable")
+            .map(|entry| entry.expect("a directory entry").path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+            .filter_map(|path| Some(path.file_stem()?.to_string_lossy().into_owned()))
+            .collect();
+        found.sort();
+        found
+    };
+    let mut expected_programs = lessons();
+    expected_programs.push(PROGRESS_VIEW.to_string());
+    expected_programs.sort();
+    assert_eq!(stems("rs"), expected_programs, "examples/*.rs");
+    assert_eq!(stems("stdout"), lessons(), "examples/*.stdout");
 }
 
 #[test]
