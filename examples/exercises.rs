@@ -6,7 +6,8 @@
 //! checks the reference solutions instead of your code.
 //!
 //! It is not a lesson: what it prints depends on your code, so it has no
-//! golden file. Its parsing is tested in `tests/book.rs`.
+//! golden file. Its unit tests, at the end, run under `cargo test` because
+//! `tests/book.rs` compiles this file as a module.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -92,7 +93,7 @@ fn check(root: &Path, solutions: bool) -> Result<Vec<Exercise>, String> {
     // Failing exercise tests make cargo exit non-zero; that is the expected
     // state of a learner's crate, not an error of this program.
     let _ = child.wait();
-    Ok(group(&listed, &parse_results(&results)))
+    Ok(group(&listed, &parse_results(&results), &titles(root)))
 }
 
 /// What to print when the test targets do not build: the compiler's error
@@ -121,6 +122,16 @@ fn compile_failure(stderr: &str) -> String {
         "Run `cargo build --tests` to see the errors in full, fix the first one, and try again.",
     );
     message
+}
+
+/// The exercises' titles, from the `ignore = "exercise N.M: title"`
+/// attributes of the lesson test files.
+fn titles(root: &Path) -> BTreeMap<(u32, u32), String> {
+    stems(root)
+        .values()
+        .filter_map(|stem| std::fs::read_to_string(root.join(format!("tests/{stem}.rs"))).ok())
+        .flat_map(|source| parse_titles(&source))
+        .collect()
 }
 
 /// The lesson stems by lesson number, from the test files in `tests/`.
@@ -152,7 +163,7 @@ pub enum Outcome {
 pub struct Exercise {
     pub lesson: u32,
     pub number: u32,
-    /// The name of its first test, as a sentence.
+    /// Its title, or the name of its first test as a sentence.
     pub title: String,
     pub tests: usize,
     pub ran: usize,
@@ -175,6 +186,23 @@ pub fn exercise_of(test: &str) -> Option<(u32, u32, String)> {
     let number = parts.next()?.parse().ok()?;
     let sentence = parts.next().unwrap_or_default().replace('_', " ");
     Some((lesson, number, sentence))
+}
+
+/// The titles in `"exercise N.M: title"` strings of a test file.
+pub fn parse_titles(source: &str) -> BTreeMap<(u32, u32), String> {
+    source
+        .split("\"exercise ")
+        .skip(1)
+        .filter_map(|rest| {
+            let (label, _) = rest.split_once('"')?;
+            let (number, title) = label.split_once(": ")?;
+            let (lesson, number) = number.split_once('.')?;
+            Some((
+                (lesson.parse().ok()?, number.parse().ok()?),
+                title.to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// The test names in the output of `cargo test -- --list` (`name: test`).
@@ -204,8 +232,13 @@ pub fn parse_results(output: &str) -> Vec<(String, Outcome)> {
 
 /// Groups the listed exercise tests by exercise, in lesson order, counting
 /// which of them ran and passed. A listed test without a result (its test
-/// program stopped early) counts as not passed.
-pub fn group(listed: &[String], results: &[(String, Outcome)]) -> Vec<Exercise> {
+/// program stopped early) counts as not passed. An exercise without a title
+/// in `titles` is named by its first test.
+pub fn group(
+    listed: &[String],
+    results: &[(String, Outcome)],
+    titles: &BTreeMap<(u32, u32), String>,
+) -> Vec<Exercise> {
     let outcomes: BTreeMap<&str, Outcome> = results
         .iter()
         .map(|(name, outcome)| (name.as_str(), *outcome))
@@ -220,7 +253,7 @@ pub fn group(listed: &[String], results: &[(String, Outcome)]) -> Vec<Exercise> 
             .or_insert_with(|| Exercise {
                 lesson,
                 number,
-                title: sentence,
+                title: titles.get(&(lesson, number)).cloned().unwrap_or(sentence),
                 tests: 0,
                 ran: 0,
                 passed: 0,
@@ -273,7 +306,7 @@ pub fn render(
             let mut note = String::new();
             if exercise.ran < exercise.tests {
                 note = format!(
-                    " ({} of its tests gave no result)",
+                    " ({} of its tests gave no result: their test program stopped early)",
                     exercise.tests - exercise.ran
                 );
             } else if exercise.tests > 1 && !exercise.is_solved() {
@@ -351,6 +384,36 @@ mod tests {
     }
 
     #[test]
+    fn titles_come_from_the_ignore_attributes_and_otherwise_from_the_test_name() {
+        // given
+        let source = r#"
+            #[cfg_attr(not(feature = "solutions"), ignore = "exercise 1.2: read a category")]
+            fn exercise_1_2_a_category_read_keeps_global_order() {}
+            #[cfg_attr(not(feature = "solutions"), ignore = "exercise 10.1: an upcaster")]
+            fn exercise_10_1_old_events_read_as_new() {}
+        "#;
+        let listed = names(&[
+            "x::exercise_1_2_a_category_read",
+            "x::exercise_1_3_streams_changed",
+        ]);
+
+        // when
+        let titles = parse_titles(source);
+        let exercises = group(&listed, &[], &titles);
+
+        // then
+        assert_eq!(
+            titles,
+            BTreeMap::from([
+                ((1, 2), "read a category".to_string()),
+                ((10, 1), "an upcaster".to_string()),
+            ])
+        );
+        let shown: Vec<&str> = exercises.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(shown, vec!["read a category", "streams changed"]);
+    }
+
+    #[test]
     fn the_listing_and_the_results_are_read_from_cargos_output() {
         // given
         let listing = "exercises::exercise_1_1_a: test\n\n1 tests, 0 benchmarks\n";
@@ -394,7 +457,7 @@ mod tests {
         ];
 
         // when
-        let exercises = group(&listed, &results);
+        let exercises = group(&listed, &results, &BTreeMap::new());
 
         // then: in lesson order, 1.1 solved, 2.1 not yet
         let summary: Vec<(u32, u32, usize, usize, bool)> = exercises
@@ -410,7 +473,7 @@ mod tests {
         let listed = names(&["exercises::exercise_8_1_race"]);
 
         // when
-        let exercises = group(&listed, &[]);
+        let exercises = group(&listed, &[], &BTreeMap::new());
 
         // then
         assert_eq!(exercises.len(), 1);
@@ -435,7 +498,13 @@ mod tests {
 
         // when
         let mut out = Vec::new();
-        render(&group(&listed, &results), &stems, false, &mut out).expect("writes to a Vec");
+        render(
+            &group(&listed, &results, &BTreeMap::new()),
+            &stems,
+            false,
+            &mut out,
+        )
+        .expect("writes to a Vec");
 
         // then
         assert_eq!(
