@@ -25,8 +25,9 @@
 //! folder) can be copied into a fresh crate on its own.
 //!
 //! The exercise stubs live in [`exercises`]; `cargo test --test lNN_topic --
-//! --ignored` checks your answers, and `cargo test --features solutions` runs
-//! the reference solutions instead.
+//! --ignored` checks your answers, `cargo run --example exercises` lists every
+//! exercise as solved or not yet with the command to run next, and
+//! `cargo test --features solutions` runs the reference solutions instead.
 
 pub mod l01_event_store;
 pub mod l02_commands;

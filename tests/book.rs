@@ -43,6 +43,16 @@ examples! {
     l11_subscriptions => "../examples/l11_subscriptions.rs",
 }
 
+/// The progress view, `cargo run --example exercises`, is the one example
+/// that is not a lesson's: it reports on the learner's own code, so it has no
+/// golden file. Compiled here, its unit tests run under plain `cargo test`.
+#[allow(dead_code)]
+#[path = "../examples/exercises.rs"]
+mod progress_view;
+
+/// The stem of the one example that belongs to no lesson.
+const PROGRESS_VIEW: &str = "exercises";
+
 /// The languages a fence in the book may declare.
 const FENCE_LANGUAGES: &[&str] = &["rust", "rust,ignore", "text", "console", "toml"];
 
@@ -218,6 +228,27 @@ fn every_lesson_has_a_golden_test() {
     );
 }
 
+/// Every example is a lesson's, with its golden file, except the progress
+/// view, which has none.
+#[test]
+fn every_example_belongs_to_a_lesson_except_the_progress_view() {
+    let stems = |extension: &str| -> Vec<String> {
+        let mut found: Vec<String> = fs::read_dir(root().join("examples"))
+            .expect("examples/ is readable")
+            .map(|entry| entry.expect("a directory entry").path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+            .filter_map(|path| Some(path.file_stem()?.to_string_lossy().into_owned()))
+            .collect();
+        found.sort();
+        found
+    };
+    let mut expected_programs = lessons();
+    expected_programs.push(PROGRESS_VIEW.to_string());
+    expected_programs.sort();
+    assert_eq!(stems("rs"), expected_programs, "examples/*.rs");
+    assert_eq!(stems("stdout"), lessons(), "examples/*.stdout");
+}
+
 #[test]
 fn every_example_prints_exactly_its_golden_output() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
@@ -240,35 +271,153 @@ fn every_example_prints_exactly_its_golden_output() {
     }
 }
 
+/// One line of `SUMMARY.md` that mdBook reads as part of the table of contents.
+#[derive(Debug)]
+enum SummaryLine {
+    /// `# Title`: a part title above the numbered chapters that follow.
+    Part,
+    /// `---`: a separator.
+    Separator,
+    /// `- [Title](file.md)` at the left margin: a chapter mdBook numbers.
+    Numbered { title: String, target: String },
+    /// `[Title](file.md)` without a bullet: a prefix or suffix chapter, unnumbered.
+    Unnumbered { title: String, target: String },
+}
+
+/// Reads `SUMMARY.md` the way mdBook does, as far as these checks need: the
+/// first heading is the book's title, not a part; an empty target is a draft.
+fn summary_lines() -> Vec<SummaryLine> {
+    let summary = read(&root().join("book/src/SUMMARY.md"));
+    let link = |text: &str| {
+        let text = text.strip_prefix('[')?;
+        let (title, rest) = text.split_once("](")?;
+        let target = rest.strip_suffix(')')?;
+        Some((title.to_string(), target.to_string()))
+    };
+    let mut lines = Vec::new();
+    let mut seen_title = false;
+    for line in summary.lines() {
+        if let Some(rest) = line.strip_prefix("- ") {
+            let (title, target) = link(rest.trim()).unwrap_or_default();
+            lines.push(SummaryLine::Numbered { title, target });
+        } else if line.starts_with('[') {
+            let (title, target) = link(line.trim()).unwrap_or_default();
+            lines.push(SummaryLine::Unnumbered { title, target });
+        } else if line.starts_with("# ") {
+            if seen_title {
+                lines.push(SummaryLine::Part);
+            }
+            seen_title = true;
+        } else if line.trim() == "---" {
+            lines.push(SummaryLine::Separator);
+        }
+    }
+    lines
+}
+
+/// mdBook numbers the chapters of `SUMMARY.md` itself, so the n-th numbered
+/// chapter is lesson n and its title carries no number of its own (or the
+/// sidebar would read "1. 1. The event store"). The appendices are unnumbered
+/// chapters after the lessons, lettered A, B, C… as their pages are headed.
 #[test]
 fn the_summary_lists_the_introduction_then_the_lessons_in_order() {
-    let summary = read(&root().join("book/src/SUMMARY.md"));
-    let linked: Vec<String> = summary
-        .lines()
-        .filter_map(|line| {
-            let start = line.find("](")? + 2;
-            let end = start + line[start..].find(')')?;
-            Some(line[start..end].to_string())
-        })
-        .filter(|target| !target.is_empty())
-        .collect();
-    assert_eq!(linked.first().map(String::as_str), Some("introduction.md"));
-    let lessons_linked: Vec<String> = linked
+    let lines = summary_lines();
+    let mut problems = Vec::new();
+
+    match lines.first() {
+        Some(SummaryLine::Unnumbered { target, .. }) if target == "introduction.md" => {}
+        other => problems.push(format!(
+            "the first entry must be the unnumbered [Introduction](introduction.md), not {other:?}"
+        )),
+    }
+
+    let numbered: Vec<(&String, &String)> = lines
         .iter()
+        .filter_map(|line| match line {
+            SummaryLine::Numbered { title, target } => Some((title, target)),
+            _ => None,
+        })
+        .collect();
+    for (index, (title, target)) in numbered.iter().enumerate() {
+        let number = index + 1;
+        if title.starts_with(|c: char| c.is_ascii_digit()) {
+            problems.push(format!(
+                "chapter {number} `{title}`: mdBook numbers chapters itself, drop the number from the title"
+            ));
+        }
+        let stem = target.trim_end_matches(".md");
+        if !target.is_empty() && !is_lesson_stem(stem) {
+            problems.push(format!(
+                "{target} is numbered chapter {number}, but only lessons are numbered"
+            ));
+        }
+        if is_lesson_stem(stem) && stem[1..3].parse::<usize>().ok() != Some(number) {
+            problems.push(format!(
+                "{target} is numbered chapter {number}, so the sidebar gives it the wrong lesson number"
+            ));
+        }
+    }
+    let lessons_linked: Vec<String> = numbered
+        .iter()
+        .map(|(_, target)| target.to_string())
         .filter(|target| is_lesson_stem(target.trim_end_matches(".md")))
-        .cloned()
         .collect();
     let expected: Vec<String> = lessons().iter().map(|stem| format!("{stem}.md")).collect();
     assert_eq!(
         lessons_linked, expected,
         "SUMMARY.md must link every lesson, in order"
     );
-    for target in &linked {
-        assert!(
-            root().join("book/src").join(target).is_file(),
-            "SUMMARY.md links missing {target}"
-        );
+
+    let last_numbered = lines
+        .iter()
+        .rposition(|line| matches!(line, SummaryLine::Numbered { .. }))
+        .unwrap_or_default();
+    let after_lessons = &lines[last_numbered + 1..];
+    if matches!(after_lessons.first(), Some(SummaryLine::Part)) {
+        // mdBook 0.5.4 silently drops the first unnumbered chapter after a
+        // part title; a separator keeps every appendix in the sidebar.
+        problems.push("put `---`, not a part title, between the lessons and the appendices".into());
     }
+    let appendices = after_lessons.iter().filter_map(|line| match line {
+        SummaryLine::Unnumbered { title, target } => Some((title, target)),
+        _ => None,
+    });
+    for ((title, target), letter) in appendices.zip('A'..='Z') {
+        if !title.starts_with(&format!("{letter}. ")) {
+            problems.push(format!("appendix `{title}` must be titled `{letter}. …`"));
+        }
+        if !target.is_empty() {
+            let heading = format!("# Appendix {letter} — ");
+            let text = fs::read_to_string(root().join("book/src").join(target)).unwrap_or_default();
+            if !text.starts_with(&heading) {
+                problems.push(format!("{target} must start with `{heading}…`"));
+            }
+        }
+    }
+
+    let linked: BTreeSet<&String> = lines
+        .iter()
+        .filter_map(|line| match line {
+            SummaryLine::Numbered { target, .. } | SummaryLine::Unnumbered { target, .. } => {
+                Some(target)
+            }
+            _ => None,
+        })
+        .filter(|target| !target.is_empty())
+        .collect();
+    for target in &linked {
+        if !root().join("book/src").join(target).is_file() {
+            problems.push(format!("SUMMARY.md links missing {target}"));
+        }
+    }
+    for chapter in chapters() {
+        if !linked.contains(&chapter) {
+            problems.push(format!(
+                "{chapter} is not in SUMMARY.md, so mdBook never renders it"
+            ));
+        }
+    }
+    assert_eq!(problems, Vec::<String>::new());
 }
 
 /// One fenced code block of a chapter.
