@@ -597,8 +597,63 @@ fn a_repeated_command_is_recognised_after_a_snapshot() {
     // the reuse is refused
     assert_eq!(first, Ok(Executed::Appended(Version(2))));
     assert_eq!(again, Ok(Executed::AlreadyApplied(Version(2))));
-    assert_eq!(reused, Err(CommandError::CommandIdReused { id: req }));
+    let reused_id = AppendError::CommandIdReused { id: req };
+    assert_eq!(reused, Err(CommandError::Append(reused_id)));
     assert_eq!(repo.replay(&stream).state, open_with(500));
+}
+
+#[test]
+fn a_different_command_under_a_used_id_is_refused_by_append_with_nothing_appended() {
+    use es_workbook::l09_snapshots::{Appended, CommandId, Fingerprint};
+
+    // given: req-2 deposited 5.00 on account-1 through the store's append
+    let (mut repo, one) = account_with(SnapshotPolicy::Never, &[open()]);
+    let two = StreamId::new("account-2");
+    let req = CommandId::new("req-2");
+    let deposit_event = || vec![AccountEvent::MoneyDeposited { amount: Cents(500) }];
+    let as_deposit = || Some((req.clone(), Fingerprint::of(&deposit(500))));
+    let first = repo.store.append(
+        &one,
+        Version(1),
+        deposit_event(),
+        Timestamp(200),
+        as_deposit(),
+    );
+    assert_eq!(first, Ok(Appended::Now(Version(2))));
+
+    // when: the id comes back with a withdrawal, with the same deposit on
+    // another stream, and with the same deposit on its own stream
+    let withdrawal = repo.store.append(
+        &one,
+        Version(2),
+        vec![AccountEvent::MoneyWithdrawn { amount: Cents(100) }],
+        Timestamp(300),
+        Some((req.clone(), Fingerprint::of(&withdraw(100)))),
+    );
+    let elsewhere = repo.store.append(
+        &two,
+        Version(0),
+        deposit_event(),
+        Timestamp(300),
+        as_deposit(),
+    );
+    let repeat = repo.store.append(
+        &one,
+        Version(2),
+        deposit_event(),
+        Timestamp(300),
+        as_deposit(),
+    );
+
+    // then: both reuses are refused and append nothing; the repeat appends
+    // nothing either
+    let refused = Err(AppendError::CommandIdReused { id: req.clone() });
+    assert_eq!(withdrawal, refused);
+    assert_eq!(elsewhere, refused);
+    assert_eq!(repeat, Ok(Appended::AlreadyApplied(Version(2))));
+    assert_eq!(repo.store.stream_version(&one), Version(2));
+    assert_eq!(repo.store.stream_version(&two), Version(0));
+    assert_eq!(repo.replay(&one).state, open_with(500));
 }
 
 #[test]
@@ -653,6 +708,7 @@ fn an_append_with_a_stale_expected_version_is_refused_and_changes_nothing() {
         Version(9),
         vec![AccountEvent::MoneyDeposited { amount: Cents(1) }],
         Timestamp(1),
+        None,
     );
 
     // then

@@ -30,6 +30,6 @@ pub use snapshot::{
     decode_state, encode_state,
 };
 pub use store::{
-    AppendError, Applied, CommandId, Event, EventStore, Fingerprint, Position, RecordedEvent,
+    AppendError, Appended, CommandId, Event, EventStore, Fingerprint, Position, RecordedEvent,
     StreamId, Timestamp, Version,
 };

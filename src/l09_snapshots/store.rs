@@ -1,7 +1,8 @@
 //! The event store, carried forward from lessons 1, 6 and 8, condensed: generic
-//! over the event type, with an expected version on append. New here: a read
-//! of a stream *after* a version that costs only what it returns, and recorded
-//! times that never go backwards within a stream.
+//! over the event type, with an expected version and lesson 8's idempotency
+//! check on append. New here: a read of a stream *after* a version that costs
+//! only what it returns, and recorded times that never go backwards within a
+//! stream.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -51,7 +52,8 @@ impl CommandId {
 
 /// What a command asked for, exactly enough that two different commands
 /// never share a fingerprint: a value's `Debug` text, which for a derived
-/// `Debug` spells out every field.
+/// `Debug` spells out every field (lesson 8 says why that is enough in
+/// memory, and not on disk).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Fingerprint(String);
 
@@ -61,18 +63,6 @@ impl Fingerprint {
     pub fn of(description: &impl fmt::Debug) -> Self {
         Fingerprint(format!("{description:?}"))
     }
-}
-
-/// A command that took effect, as the store's index remembers it under its
-/// id: where it went, what it asked for, and the version its append reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// The stream it was sent to.
-    pub stream: StreamId,
-    /// What it asked for.
-    pub fingerprint: Fingerprint,
-    /// The stream's version after its append.
-    pub version: Version,
 }
 
 /// What the store needs to know about any event it keeps.
@@ -118,6 +108,22 @@ pub enum AppendError {
         /// The earlier time the caller supplied.
         given: Timestamp,
     },
+    /// The command id was already used for a different command, or on
+    /// another stream.
+    CommandIdReused {
+        /// The id.
+        id: CommandId,
+    },
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The events were appended; the stream is now at this version.
+    Now(Version),
+    /// The same command, under the same id, took effect before, up to this
+    /// version: nothing was appended.
+    AlreadyApplied(Version),
 }
 
 /// An in-memory, append-only event store: one global log, and for each stream
@@ -130,6 +136,15 @@ pub struct EventStore<E> {
     /// It lives beside the streams, not in them, so a load that starts from
     /// a snapshot still finds every command.
     commands: HashMap<CommandId, Applied>,
+}
+
+/// A command that took effect: where, what it asked for, and the version
+/// its append reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Applied {
+    stream: StreamId,
+    fingerprint: Fingerprint,
+    version: Version,
 }
 
 impl<E> Default for EventStore<E> {
@@ -149,28 +164,40 @@ impl<E: Event> EventStore<E> {
     }
 
     /// Appends `events` to `stream` if the stream is still at `expected`, and
-    /// returns its new version. Appending no events changes nothing.
+    /// returns its new version. `command`, if given, is the id and
+    /// fingerprint of the command that decided the events: a command that
+    /// already took effect under that id is not appended again. The checks,
+    /// the append and the record of the command happen in this one call on
+    /// `&mut self`, so nothing can come between them. Appending no events
+    /// checks, and changes nothing.
     ///
     /// # Errors
     ///
-    /// [`AppendError::VersionConflict`] when the stream is not at `expected`:
-    /// someone else appended since the caller loaded it.
-    /// [`AppendError::ClockWentBackwards`] when `recorded_at` is earlier than
-    /// the recorded time of the stream's last event. Either way nothing is
-    /// appended.
+    /// [`AppendError::CommandIdReused`] when the id belongs to a different
+    /// command or another stream; [`AppendError::VersionConflict`] when the
+    /// stream is not at `expected`: someone else appended since the caller
+    /// loaded it; [`AppendError::ClockWentBackwards`] when `recorded_at` is
+    /// earlier than the recorded time of the stream's last event. Nothing is
+    /// appended then.
     pub fn append(
         &mut self,
         stream: &StreamId,
         expected: Version,
         events: Vec<E>,
         recorded_at: Timestamp,
-    ) -> Result<Version, AppendError> {
+        command: Option<(CommandId, Fingerprint)>,
+    ) -> Result<Appended, AppendError> {
+        if let Some((id, fingerprint)) = &command
+            && let Some(version) = self.applied(stream, id, fingerprint)?
+        {
+            return Ok(Appended::AlreadyApplied(version));
+        }
         let actual = self.stream_version(stream);
         if actual != expected {
             return Err(AppendError::VersionConflict { expected, actual });
         }
         if events.is_empty() {
-            return Ok(actual);
+            return Ok(Appended::Now(actual));
         }
         let indexes = self.streams.entry(stream.clone()).or_default();
         // Per stream, not per store: as-of-time queries only need one
@@ -196,7 +223,41 @@ impl<E: Event> EventStore<E> {
                 event,
             });
         }
-        Ok(Version(indexes.len() as u64))
+        let version = Version(indexes.len() as u64);
+        if let Some((id, fingerprint)) = command {
+            let stream = stream.clone();
+            let applied = Applied {
+                stream,
+                fingerprint,
+                version,
+            };
+            self.commands.insert(id, applied);
+        }
+        Ok(Appended::Now(version))
+    }
+
+    /// Whether the command `id` already took effect: `Some(version its
+    /// append reached)` if it did, on `stream`, with this `fingerprint`;
+    /// `None` if the id is unused. One hash lookup, whatever the length of
+    /// the streams.
+    ///
+    /// # Errors
+    ///
+    /// [`AppendError::CommandIdReused`] when the id was used for a different
+    /// command or on another stream.
+    pub fn applied(
+        &self,
+        stream: &StreamId,
+        id: &CommandId,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<Version>, AppendError> {
+        match self.commands.get(id) {
+            None => Ok(None),
+            Some(applied) if &applied.stream == stream && &applied.fingerprint == fingerprint => {
+                Ok(Some(applied.version))
+            }
+            Some(_) => Err(AppendError::CommandIdReused { id: id.clone() }),
+        }
     }
 
     /// The whole of one stream, oldest first. An unknown stream reads as empty.
@@ -242,19 +303,6 @@ impl<E: Event> EventStore<E> {
                 .map_or(0, |indexes| indexes.len() as u64),
         )
     }
-
-    /// The command that took effect under `id`, if one did: one hash lookup,
-    /// whatever the length of the streams.
-    pub fn applied(&self, id: &CommandId) -> Option<&Applied> {
-        self.commands.get(id)
-    }
-
-    /// Remembers that the command `id` took effect. Call it under the same
-    /// `&mut` borrow as the append it records, so that nothing can come
-    /// between the lookup, the append and this.
-    pub fn remember(&mut self, id: CommandId, applied: Applied) {
-        self.commands.insert(id, applied);
-    }
 }
 
 impl fmt::Display for StreamId {
@@ -293,6 +341,12 @@ impl fmt::Display for AppendError {
                 "recorded time {} is earlier than the stream's last recorded time {}",
                 given.0, last.0
             ),
+            AppendError::CommandIdReused { id } => {
+                write!(
+                    f,
+                    "the command id {id} was already used for another command"
+                )
+            }
         }
     }
 }
