@@ -915,6 +915,15 @@ mod exercises {
             Some(Version(10))
         );
 
+        // when: a tail exactly as long as allowed
+        load_and_snapshot_long_tails(&mut repo, &stream, 3);
+
+        // then: still no new snapshot, since the tail was not longer
+        assert_eq!(
+            repo.snapshots.latest(&stream).map(|s| s.version),
+            Some(Version(10))
+        );
+
         // when: a stricter limit
         load_and_snapshot_long_tails(&mut repo, &stream, 2);
 
@@ -981,26 +990,29 @@ mod exercises {
         ignore = "exercise 9.2: an as-of query by recorded time"
     )]
     fn exercise_9_2_every_event_recorded_at_the_time_asked_for_counts() {
-        // given: versions 2, 3 and 4 share one recorded time
-        let mut repo = AccountRepository::new(SnapshotPolicy::Never);
-        let stream = StreamId::new("account-1");
-        let history = [
-            (open(), 100),
-            (deposit(100), 200),
-            (deposit(200), 200),
-            (deposit(300), 200),
-            (deposit(400), 300),
-        ];
-        for (command, at) in &history {
-            repo.execute(&stream, command, Timestamp(*at))
-                .expect("every command of the history is accepted");
+        for shared in 1..=8 {
+            // given: after the opening at 100, `shared` deposits of 1.00 all
+            // recorded at 200, then one more at 300
+            let mut repo = AccountRepository::new(SnapshotPolicy::Never);
+            let stream = StreamId::new("account-1");
+            let mut history = vec![(open(), 100)];
+            history.extend((0..shared).map(|_| (deposit(100), 200)));
+            history.push((deposit(5_000), 300));
+            for (command, at) in &history {
+                repo.execute(&stream, command, Timestamp(*at))
+                    .expect("every command of the history is accepted");
+            }
+
+            // when
+            let loaded = load_as_of_time(&repo, &stream, Timestamp(200));
+
+            // then: every one of them counts, wherever a search lands first
+            assert_eq!(
+                (loaded.version, loaded.state),
+                (Version(1 + shared), open_with(100 * shared)),
+                "{shared} events recorded at 200"
+            );
         }
-
-        // when
-        let loaded = load_as_of_time(&repo, &stream, Timestamp(200));
-
-        // then
-        assert_eq!((loaded.version, loaded.state), (Version(4), open_with(600)));
     }
 
     #[test]
@@ -1009,10 +1021,13 @@ mod exercises {
         ignore = "exercise 9.3: fall back to an older usable snapshot"
     )]
     fn exercise_9_3_a_damaged_newest_snapshot_falls_back_to_an_older_good_one() {
-        // given: a good snapshot at v4, a damaged one at v8, one ahead of the stream
+        // given: good snapshots at v2 and v4, a damaged one at v8, and one
+        // ahead of the stream
         let (mut repo, stream) = ten_event_account(SnapshotPolicy::Never);
-        repo.snapshots
-            .save(&stream, Snapshot::of(&open_with(balance_at(4)), Version(4)));
+        for version in [2, 4] {
+            let good = Snapshot::of(&open_with(balance_at(version)), Version(version));
+            repo.snapshots.save(&stream, good);
+        }
         let damaged = Snapshot {
             version: Version(8),
             schema: SNAPSHOT_SCHEMA,
@@ -1025,7 +1040,7 @@ mod exercises {
         // when
         let loaded = load_with_fallback(&repo, &stream);
 
-        // then
+        // then: the newest usable one, v4, not the older v2
         assert_eq!(
             (
                 loaded.state,
@@ -1041,15 +1056,15 @@ mod exercises {
             )
         );
 
-        // when: the good one goes too
-        repo.snapshots.save(
-            &stream,
-            Snapshot {
-                version: Version(4),
+        // when: the good ones go too
+        for version in [2, 4] {
+            let old_schema = Snapshot {
+                version: Version(version),
                 schema: 0,
                 payload: "open:6".into(),
-            },
-        );
+            };
+            repo.snapshots.save(&stream, old_schema);
+        }
         let replayed = load_with_fallback(&repo, &stream);
 
         // then: a full replay, reporting the newest rejection
