@@ -15,11 +15,6 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The number of an event within its stream, from 1; `Version(0)` is the
@@ -46,11 +41,6 @@ impl CommandId {
     /// Makes a command id from any string, such as `"req-7f3a"`.
     pub fn new(id: impl Into<String>) -> Self {
         CommandId(id.into())
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 

@@ -16,11 +16,6 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The number of an event within its stream, from 1. `Version(0)` is the
