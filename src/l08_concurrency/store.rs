@@ -260,7 +260,9 @@ impl<E: Event> EventStore<E> {
         }
         Ok(Appended::Now(version))
     }
+    // ANCHOR_END: append
 
+    // ANCHOR: applied
     /// Whether the command under `key` already took effect: `Some(version
     /// its append reached)` if it did, on `stream`, with this `fingerprint`;
     /// `None` if the key is unused. One hash lookup, whatever the length of
@@ -284,7 +286,7 @@ impl<E: Event> EventStore<E> {
             Some(_) => Err(AppendError::IdempotencyKeyReused { key: key.clone() }),
         }
     }
-    // ANCHOR_END: append
+    // ANCHOR_END: applied
 
     /// The events of one stream, oldest first; an unknown stream reads as
     /// empty.
