@@ -147,7 +147,7 @@ fn generated_account(
 fn events_of(repo: &AccountRepository, stream: &StreamId) -> Vec<AccountEvent> {
     repo.store
         .read_stream(stream)
-        .into_iter()
+        .iter()
         .map(|recorded| recorded.event.clone())
         .collect()
 }

@@ -30,6 +30,6 @@ pub use snapshot::{
     decode_state, encode_state,
 };
 pub use store::{
-    AppendError, Appended, CommandId, Event, EventStore, Fingerprint, Position, RecordedEvent,
-    StreamId, Timestamp, Version,
+    AppendError, Appended, CommandId, EventStore, Fingerprint, RecordedEvent, StreamId, Timestamp,
+    Version,
 };

@@ -23,11 +23,6 @@ impl StreamId {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version(pub u64);
 
-/// The place of an event in the whole store, from 1. `Position(0)` means
-/// "before the first event".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Position(pub u64);
-
 /// When the store recorded an event, in seconds since the Unix epoch (UTC),
 /// supplied by the caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,12 +55,6 @@ impl Fingerprint {
     }
 }
 
-/// What the store needs to know about any event it keeps.
-pub trait Event {
-    /// The event's type name, recorded next to it.
-    fn event_type(&self) -> &'static str;
-}
-
 /// An event as the store keeps it, with the metadata the store assigned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent<E> {
@@ -73,10 +62,6 @@ pub struct RecordedEvent<E> {
     pub stream: StreamId,
     /// Its number within that stream, from 1.
     pub version: Version,
-    /// Its number across the whole store, from 1.
-    pub position: Position,
-    /// The event's type name.
-    pub event_type: &'static str,
     /// When it was recorded, as supplied by the caller of `append`: never
     /// earlier than the event before it in the same stream.
     pub recorded_at: Timestamp,
@@ -121,12 +106,12 @@ pub enum Appended {
     AlreadyApplied(Version),
 }
 
-/// An in-memory, append-only event store: one global log, and for each stream
-/// the indexes of its events in that log.
+/// An in-memory, append-only event store: for each stream, its events in
+/// version order. (Lesson 1's global log is left out: nothing here reads
+/// across streams.)
 #[derive(Debug)]
 pub struct EventStore<E> {
-    log: Vec<RecordedEvent<E>>,
-    streams: HashMap<StreamId, Vec<usize>>,
+    streams: HashMap<StreamId, Vec<RecordedEvent<E>>>,
     /// Lesson 8's idempotency index: every command that took effect, by id.
     /// It lives beside the streams, not in them, so a load that starts from
     /// a snapshot still finds every command.
@@ -145,14 +130,13 @@ struct Applied {
 impl<E> Default for EventStore<E> {
     fn default() -> Self {
         EventStore {
-            log: Vec::new(),
             streams: HashMap::new(),
             commands: HashMap::new(),
         }
     }
 }
 
-impl<E: Event> EventStore<E> {
+impl<E> EventStore<E> {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -194,11 +178,11 @@ impl<E: Event> EventStore<E> {
         if events.is_empty() {
             return Ok(Appended::Now(actual));
         }
-        let indexes = self.streams.entry(stream.clone()).or_default();
+        let recorded = self.streams.entry(stream.clone()).or_default();
         // Per stream, not per store: as-of-time queries only need one
         // stream's times in order, and one caller's wrong clock must not
         // block the other streams.
-        if let Some(last) = indexes.last().map(|&index| self.log[index].recorded_at)
+        if let Some(last) = recorded.last().map(|r| r.recorded_at)
             && recorded_at < last
         {
             return Err(AppendError::ClockWentBackwards {
@@ -207,18 +191,14 @@ impl<E: Event> EventStore<E> {
             });
         }
         for event in events {
-            let index = self.log.len();
-            indexes.push(index);
-            self.log.push(RecordedEvent {
+            recorded.push(RecordedEvent {
                 stream: stream.clone(),
-                version: Version(indexes.len() as u64),
-                position: Position(index as u64 + 1),
-                event_type: event.event_type(),
+                version: Version(recorded.len() as u64 + 1),
                 recorded_at,
                 event,
             });
         }
-        let version = Version(indexes.len() as u64);
+        let version = Version(recorded.len() as u64);
         if let Some((id, fingerprint)) = command {
             let stream = stream.clone();
             let applied = Applied {
@@ -256,37 +236,34 @@ impl<E: Event> EventStore<E> {
     }
 
     /// The whole of one stream, oldest first. An unknown stream reads as empty.
-    pub fn read_stream(&self, stream: &StreamId) -> Vec<&RecordedEvent<E>> {
+    pub fn read_stream(&self, stream: &StreamId) -> &[RecordedEvent<E>] {
         self.read_stream_after(stream, Version(0))
     }
 
     // ANCHOR: read_tail
     /// The events of `stream` with a version greater than `after`, oldest
     /// first: the tail a loader needs after a snapshot taken at `after`.
-    pub fn read_stream_after(&self, stream: &StreamId, after: Version) -> Vec<&RecordedEvent<E>> {
+    pub fn read_stream_after(&self, stream: &StreamId, after: Version) -> &[RecordedEvent<E>] {
         self.read_stream_range(stream, after, Version(u64::MAX))
     }
 
     /// The events of `stream` with `after < version <= up_to`, oldest first.
     /// Versions in this store are dense (it is the only writer and numbers
-    /// every event itself), so the range is a slice of the stream's index:
-    /// the read costs what it returns, however long the stream is.
+    /// every event itself), so the range is a slice of the stream: the read
+    /// copies nothing and costs nothing, however long the stream is.
     pub fn read_stream_range(
         &self,
         stream: &StreamId,
         after: Version,
         up_to: Version,
-    ) -> Vec<&RecordedEvent<E>> {
-        let Some(indexes) = self.streams.get(stream) else {
-            return Vec::new();
+    ) -> &[RecordedEvent<E>] {
+        let Some(recorded) = self.streams.get(stream) else {
+            return &[];
         };
         // Version v sits at index v - 1, so the slice is [after, up_to).
-        let end = usize::try_from(up_to.0).map_or(indexes.len(), |end| end.min(indexes.len()));
+        let end = usize::try_from(up_to.0).map_or(recorded.len(), |end| end.min(recorded.len()));
         let start = usize::try_from(after.0).map_or(end, |start| start.min(end));
-        indexes[start..end]
-            .iter()
-            .map(|&index| &self.log[index])
-            .collect()
+        &recorded[start..end]
     }
     // ANCHOR_END: read_tail
 
@@ -295,7 +272,7 @@ impl<E: Event> EventStore<E> {
         Version(
             self.streams
                 .get(stream)
-                .map_or(0, |indexes| indexes.len() as u64),
+                .map_or(0, |recorded| recorded.len() as u64),
         )
     }
 }
@@ -315,12 +292,6 @@ impl fmt::Display for CommandId {
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "v{}", self.0)
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
     }
 }
 
