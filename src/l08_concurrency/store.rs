@@ -69,7 +69,9 @@ pub enum Leg {
 /// What a command asked for, exactly enough that two different commands
 /// never share a fingerprint. Built from a value's `Debug` text, which for a
 /// derived `Debug` spells out every field; comparing it is what binds a key
-/// to the command it was first used for.
+/// to the command it was first used for. Enough for an index that lives
+/// only as long as the process; `Debug` text is not stable across releases,
+/// so a durable index needs a stable encoding of the command instead.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Fingerprint(String);
 
