@@ -577,7 +577,7 @@ fn execute_snapshots_by_policy_and_a_rejected_command_appends_and_snapshots_noth
 
 #[test]
 fn a_repeated_command_is_recognised_after_a_snapshot() {
-    use es_workbook::l09_snapshots::{CommandId, Executed};
+    use es_workbook::l09_snapshots::{Appended, CommandId};
 
     // given: req-2 deposited 5.00, then a snapshot was taken above it
     let mut repo = AccountRepository::new(SnapshotPolicy::Every(2));
@@ -595,11 +595,29 @@ fn a_repeated_command_is_recognised_after_a_snapshot() {
 
     // then: the repeat is recognised although the load read no event, and
     // the reuse is refused
-    assert_eq!(first, Ok(Executed::Appended(Version(2))));
-    assert_eq!(again, Ok(Executed::AlreadyApplied(Version(2))));
+    assert_eq!(first, Ok(Appended::Now(Version(2))));
+    assert_eq!(again, Ok(Appended::AlreadyApplied(Version(2))));
     let reused_id = AppendError::CommandIdReused { id: req };
     assert_eq!(reused, Err(CommandError::Append(reused_id)));
     assert_eq!(repo.replay(&stream).state, open_with(500));
+}
+
+#[test]
+fn a_repeated_withdrawal_that_emptied_the_account_is_already_applied_not_refused() {
+    use es_workbook::l09_snapshots::{Appended, CommandId};
+
+    // given: req-w withdrew all 5.00
+    let (mut repo, stream) = account_with(SnapshotPolicy::Every(1), &[open(), deposit(500)]);
+    let req = CommandId::new("req-w");
+    let first = repo.execute_once(&stream, &req, &withdraw(500), Timestamp(300));
+
+    // when: it is sent again, to an account that now holds nothing
+    let again = repo.execute_once(&stream, &req, &withdraw(500), Timestamp(400));
+
+    // then: the answer is the first one's, not "insufficient funds"
+    assert_eq!(first, Ok(Appended::Now(Version(3))));
+    assert_eq!(again, Ok(Appended::AlreadyApplied(Version(3))));
+    assert_eq!(repo.store.stream_version(&stream), Version(3));
 }
 
 #[test]

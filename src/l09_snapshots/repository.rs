@@ -52,16 +52,6 @@ pub enum CommandError {
     Append(AppendError),
 }
 
-/// What [`AccountRepository::execute_once`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Executed {
-    /// The command's events were appended; the stream is now at this version.
-    Appended(Version),
-    /// The same command, under the same id, took effect before, up to this
-    /// version; nothing was appended.
-    AlreadyApplied(Version),
-}
-
 /// Accounts with their events, their snapshots, and when to take one.
 #[derive(Debug)]
 pub struct AccountRepository {
@@ -168,7 +158,7 @@ impl AccountRepository {
         recorded_at: Timestamp,
     ) -> Result<Version, CommandError> {
         match self.run(stream, command, recorded_at, None)? {
-            Executed::Appended(version) | Executed::AlreadyApplied(version) => Ok(version),
+            Appended::Now(version) | Appended::AlreadyApplied(version) => Ok(version),
         }
     }
 
@@ -189,7 +179,7 @@ impl AccountRepository {
         command_id: &CommandId,
         command: &AccountCommand,
         recorded_at: Timestamp,
-    ) -> Result<Executed, CommandError> {
+    ) -> Result<Appended, CommandError> {
         let fingerprint = Fingerprint::of(command);
         // A repeat answers before `decide`: a withdrawal that emptied the
         // account is "already applied", not "insufficient funds".
@@ -198,7 +188,7 @@ impl AccountRepository {
             .applied(stream, command_id, &fingerprint)
             .map_err(CommandError::Append)?
         {
-            return Ok(Executed::AlreadyApplied(version));
+            return Ok(Appended::AlreadyApplied(version));
         }
         let command_id = Some((command_id.clone(), fingerprint));
         self.run(stream, command, recorded_at, command_id)
@@ -210,7 +200,7 @@ impl AccountRepository {
         command: &AccountCommand,
         recorded_at: Timestamp,
         command_id: Option<(CommandId, Fingerprint)>,
-    ) -> Result<Executed, CommandError> {
+    ) -> Result<Appended, CommandError> {
         let loaded = self.load(stream);
         let events = decide(command, &loaded.state).map_err(CommandError::Rejected)?;
         let state = events.iter().fold(loaded.state, evolve);
@@ -218,14 +208,12 @@ impl AccountRepository {
             .store
             .append(stream, loaded.version, events, recorded_at, command_id)
             .map_err(CommandError::Append)?;
-        let version = match appended {
-            Appended::Now(version) => version,
-            Appended::AlreadyApplied(version) => return Ok(Executed::AlreadyApplied(version)),
-        };
-        if self.policy.due(loaded.version, version) {
+        if let Appended::Now(version) = appended
+            && self.policy.due(loaded.version, version)
+        {
             self.snapshots.save(stream, Snapshot::of(&state, version));
         }
-        Ok(Executed::Appended(version))
+        Ok(appended)
     }
     // ANCHOR_END: execute
 
