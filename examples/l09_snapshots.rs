@@ -194,8 +194,13 @@ fn w2_account() -> Result<(AccountRepository, StreamId), Box<dyn Error>> {
         if k == W2_SNAPSHOT_AT {
             repo.snapshot_now(&stream);
         }
-        repo.store
-            .append(&stream, Version(k), vec![w2_event(0, k)], Timestamp(k))?;
+        repo.store.append(
+            &stream,
+            Version(k),
+            vec![w2_event(0, k)],
+            Timestamp(k),
+            None,
+        )?;
     }
     Ok((repo, stream))
 }

@@ -1320,19 +1320,21 @@ mod exercises {
         );
         assert_eq!(lookups, 2, "the limit is looked up on every attempt");
 
-        // and when the account is drained, repeated and empty
-        let fixed = || Cents(30_00);
-        let second = withdraw_up_to(&store, &account, &id("w-2"), fixed, Timestamp(2));
-        let repeat = withdraw_up_to(&store, &account, &id("w-1"), fixed, Timestamp(3));
-        let empty = withdraw_up_to(&store, &account, &id("w-3"), fixed, Timestamp(4));
+        // and when the limit is lower than the balance, w-1 is repeated after
+        // another withdrawal, the account is drained, and then it is empty
+        let second = withdraw_up_to(&store, &account, &id("w-2"), || Cents(4_00), Timestamp(2));
+        let repeat = withdraw_up_to(&store, &account, &id("w-1"), || Cents(30_00), Timestamp(3));
+        let drained = withdraw_up_to(&store, &account, &id("w-3"), || Cents(30_00), Timestamp(4));
+        let empty = withdraw_up_to(&store, &account, &id("w-4"), || Cents(30_00), Timestamp(5));
 
         // then
-        assert_eq!(second, Ok(Cents(10_00)));
+        assert_eq!(second, Ok(Cents(4_00)), "never more than the limit");
         assert_eq!(
             repeat,
             Ok(Cents(10_00)),
-            "a duplicate reports the first amount"
+            "a duplicate reports the first amount, not the last"
         );
+        assert_eq!(drained, Ok(Cents(6_00)), "never more than the balance");
         assert_eq!(
             empty,
             Err(CommandError::Rejected(AccountError::InsufficientFunds {
@@ -1343,10 +1345,16 @@ mod exercises {
         let store = store.into_inner().expect("no thread panicked");
         assert_eq!(
             events_of(&store, &account)[2..],
-            [withdrawn(30_00), withdrawn(10_00), withdrawn(10_00)]
+            [
+                withdrawn(30_00),
+                withdrawn(10_00),
+                withdrawn(4_00),
+                withdrawn(6_00)
+            ]
         );
 
-        // and under a race, the amounts add up to exactly what was there
+        // and under a race of four threads with different limits, the
+        // amounts they are told add up to exactly what was there
         let (store, account) = shared_account_holding(100_00);
         let taken: u64 = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..4)
@@ -1361,7 +1369,7 @@ mod exercises {
                                     store,
                                     account,
                                     &command_id,
-                                    || Cents(7_00),
+                                    || Cents([3_00, 5_00, 7_00, 11_00][thread]),
                                     Timestamp(n),
                                 ) {
                                     Err(CommandError::TooManyConflicts { .. }) => continue,
@@ -1390,7 +1398,7 @@ mod exercises {
     #[test]
     #[cfg_attr(
         not(feature = "solutions"),
-        ignore = "exercise 8.2: claim a unique email with NoStream"
+        ignore = "exercise 8.2: claim a unique email"
     )]
     fn exercise_8_2_the_first_claim_on_an_email_wins_and_repeating_it_is_harmless() {
         // given

@@ -147,7 +147,7 @@ fn generated_account(
 fn events_of(repo: &AccountRepository, stream: &StreamId) -> Vec<AccountEvent> {
     repo.store
         .read_stream(stream)
-        .into_iter()
+        .iter()
         .map(|recorded| recorded.event.clone())
         .collect()
 }
@@ -577,7 +577,7 @@ fn execute_snapshots_by_policy_and_a_rejected_command_appends_and_snapshots_noth
 
 #[test]
 fn a_repeated_command_is_recognised_after_a_snapshot() {
-    use es_workbook::l09_snapshots::{CommandId, Executed};
+    use es_workbook::l09_snapshots::{Appended, CommandId};
 
     // given: req-2 deposited 5.00, then a snapshot was taken above it
     let mut repo = AccountRepository::new(SnapshotPolicy::Every(2));
@@ -595,10 +595,83 @@ fn a_repeated_command_is_recognised_after_a_snapshot() {
 
     // then: the repeat is recognised although the load read no event, and
     // the reuse is refused
-    assert_eq!(first, Ok(Executed::Appended(Version(2))));
-    assert_eq!(again, Ok(Executed::AlreadyApplied(Version(2))));
-    assert_eq!(reused, Err(CommandError::CommandIdReused { id: req }));
+    assert_eq!(first, Ok(Appended::Now(Version(2))));
+    assert_eq!(again, Ok(Appended::AlreadyApplied(Version(2))));
+    let reused_id = AppendError::CommandIdReused { id: req };
+    assert_eq!(reused, Err(CommandError::Append(reused_id)));
     assert_eq!(repo.replay(&stream).state, open_with(500));
+}
+
+#[test]
+fn a_repeated_withdrawal_that_emptied_the_account_is_already_applied_not_refused() {
+    use es_workbook::l09_snapshots::{Appended, CommandId};
+
+    // given: req-w withdrew all 5.00
+    let (mut repo, stream) = account_with(SnapshotPolicy::Every(1), &[open(), deposit(500)]);
+    let req = CommandId::new("req-w");
+    let first = repo.execute_once(&stream, &req, &withdraw(500), Timestamp(300));
+
+    // when: it is sent again, to an account that now holds nothing
+    let again = repo.execute_once(&stream, &req, &withdraw(500), Timestamp(400));
+
+    // then: the answer is the first one's, not "insufficient funds"
+    assert_eq!(first, Ok(Appended::Now(Version(3))));
+    assert_eq!(again, Ok(Appended::AlreadyApplied(Version(3))));
+    assert_eq!(repo.store.stream_version(&stream), Version(3));
+}
+
+#[test]
+fn a_different_command_under_a_used_id_is_refused_by_append_with_nothing_appended() {
+    use es_workbook::l09_snapshots::{Appended, CommandId, Fingerprint};
+
+    // given: req-2 deposited 5.00 on account-1 through the store's append
+    let (mut repo, one) = account_with(SnapshotPolicy::Never, &[open()]);
+    let two = StreamId::new("account-2");
+    let req = CommandId::new("req-2");
+    let deposit_event = || vec![AccountEvent::MoneyDeposited { amount: Cents(500) }];
+    let as_deposit = || Some((req.clone(), Fingerprint::of(&deposit(500))));
+    let first = repo.store.append(
+        &one,
+        Version(1),
+        deposit_event(),
+        Timestamp(200),
+        as_deposit(),
+    );
+    assert_eq!(first, Ok(Appended::Now(Version(2))));
+
+    // when: the id comes back with a withdrawal, with the same deposit on
+    // another stream, and with the same deposit on its own stream
+    let withdrawal = repo.store.append(
+        &one,
+        Version(2),
+        vec![AccountEvent::MoneyWithdrawn { amount: Cents(100) }],
+        Timestamp(300),
+        Some((req.clone(), Fingerprint::of(&withdraw(100)))),
+    );
+    let elsewhere = repo.store.append(
+        &two,
+        Version(0),
+        deposit_event(),
+        Timestamp(300),
+        as_deposit(),
+    );
+    let repeat = repo.store.append(
+        &one,
+        Version(2),
+        deposit_event(),
+        Timestamp(300),
+        as_deposit(),
+    );
+
+    // then: both reuses are refused and append nothing; the repeat appends
+    // nothing either
+    let refused = Err(AppendError::CommandIdReused { id: req.clone() });
+    assert_eq!(withdrawal, refused);
+    assert_eq!(elsewhere, refused);
+    assert_eq!(repeat, Ok(Appended::AlreadyApplied(Version(2))));
+    assert_eq!(repo.store.stream_version(&one), Version(2));
+    assert_eq!(repo.store.stream_version(&two), Version(0));
+    assert_eq!(repo.replay(&one).state, open_with(500));
 }
 
 #[test]
@@ -653,6 +726,7 @@ fn an_append_with_a_stale_expected_version_is_refused_and_changes_nothing() {
         Version(9),
         vec![AccountEvent::MoneyDeposited { amount: Cents(1) }],
         Timestamp(1),
+        None,
     );
 
     // then
@@ -859,6 +933,15 @@ mod exercises {
             Some(Version(10))
         );
 
+        // when: a tail exactly as long as allowed
+        load_and_snapshot_long_tails(&mut repo, &stream, 3);
+
+        // then: still no new snapshot, since the tail was not longer
+        assert_eq!(
+            repo.snapshots.latest(&stream).map(|s| s.version),
+            Some(Version(10))
+        );
+
         // when: a stricter limit
         load_and_snapshot_long_tails(&mut repo, &stream, 2);
 
@@ -925,26 +1008,29 @@ mod exercises {
         ignore = "exercise 9.2: an as-of query by recorded time"
     )]
     fn exercise_9_2_every_event_recorded_at_the_time_asked_for_counts() {
-        // given: versions 2, 3 and 4 share one recorded time
-        let mut repo = AccountRepository::new(SnapshotPolicy::Never);
-        let stream = StreamId::new("account-1");
-        let history = [
-            (open(), 100),
-            (deposit(100), 200),
-            (deposit(200), 200),
-            (deposit(300), 200),
-            (deposit(400), 300),
-        ];
-        for (command, at) in &history {
-            repo.execute(&stream, command, Timestamp(*at))
-                .expect("every command of the history is accepted");
+        for shared in 1..=8 {
+            // given: after the opening at 100, `shared` deposits of 1.00 all
+            // recorded at 200, then one more at 300
+            let mut repo = AccountRepository::new(SnapshotPolicy::Never);
+            let stream = StreamId::new("account-1");
+            let mut history = vec![(open(), 100)];
+            history.extend((0..shared).map(|_| (deposit(100), 200)));
+            history.push((deposit(5_000), 300));
+            for (command, at) in &history {
+                repo.execute(&stream, command, Timestamp(*at))
+                    .expect("every command of the history is accepted");
+            }
+
+            // when
+            let loaded = load_as_of_time(&repo, &stream, Timestamp(200));
+
+            // then: every one of them counts, wherever a search lands first
+            assert_eq!(
+                (loaded.version, loaded.state),
+                (Version(1 + shared), open_with(100 * shared)),
+                "{shared} events recorded at 200"
+            );
         }
-
-        // when
-        let loaded = load_as_of_time(&repo, &stream, Timestamp(200));
-
-        // then
-        assert_eq!((loaded.version, loaded.state), (Version(4), open_with(600)));
     }
 
     #[test]
@@ -953,10 +1039,13 @@ mod exercises {
         ignore = "exercise 9.3: fall back to an older usable snapshot"
     )]
     fn exercise_9_3_a_damaged_newest_snapshot_falls_back_to_an_older_good_one() {
-        // given: a good snapshot at v4, a damaged one at v8, one ahead of the stream
+        // given: good snapshots at v2 and v4, a damaged one at v8, and one
+        // ahead of the stream
         let (mut repo, stream) = ten_event_account(SnapshotPolicy::Never);
-        repo.snapshots
-            .save(&stream, Snapshot::of(&open_with(balance_at(4)), Version(4)));
+        for version in [2, 4] {
+            let good = Snapshot::of(&open_with(balance_at(version)), Version(version));
+            repo.snapshots.save(&stream, good);
+        }
         let damaged = Snapshot {
             version: Version(8),
             schema: SNAPSHOT_SCHEMA,
@@ -969,7 +1058,7 @@ mod exercises {
         // when
         let loaded = load_with_fallback(&repo, &stream);
 
-        // then
+        // then: the newest usable one, v4, not the older v2
         assert_eq!(
             (
                 loaded.state,
@@ -985,15 +1074,15 @@ mod exercises {
             )
         );
 
-        // when: the good one goes too
-        repo.snapshots.save(
-            &stream,
-            Snapshot {
-                version: Version(4),
+        // when: the good ones go too
+        for version in [2, 4] {
+            let old_schema = Snapshot {
+                version: Version(version),
                 schema: 0,
                 payload: "open:6".into(),
-            },
-        );
+            };
+            repo.snapshots.save(&stream, old_schema);
+        }
         let replayed = load_with_fallback(&repo, &stream);
 
         // then: a full replay, reporting the newest rejection

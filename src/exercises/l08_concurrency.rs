@@ -6,9 +6,18 @@
 use std::fmt;
 
 use crate::l08_concurrency::{
-    AccountEvent, Cents, CommandError, CommandId, CommandKey, Event, EventStore, Fingerprint, Leg,
-    SharedStore, StreamId, Timestamp, TransferError, Version,
+    AccountEvent, Cents, CommandError, CommandId, Event, EventStore, SharedStore, StreamId,
+    Timestamp, TransferError, Version,
 };
+
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use crate::l08_concurrency::{
+    AccountCommand, AccountState, AppendError, CommandKey, ExpectedVersion, Fingerprint, Leg,
+    Outcome, Position, decide, evolve, execute_with, initial_state,
+};
+#[allow(unused_imports)]
+use std::collections::BTreeMap;
 
 /// Exercise 8.1: withdraws as much as the account holds, up to the limit
 /// that `limit()` looks up (what the customer may still take today; another
@@ -27,11 +36,8 @@ pub fn withdraw_up_to(
     limit: impl FnMut() -> Cents,
     recorded_at: Timestamp,
 ) -> Result<Cents, CommandError> {
-    // TODO: use `execute_with` with the client's key and a fingerprint of
-    // your choice, and work the amount out from the state it passes you, on
-    // every attempt.
+    // TODO: decide the amount, withdraw it, and report it.
     let _ = (store, stream, command_id, limit, recorded_at);
-    let _key_and_fingerprint: Option<(CommandKey, Fingerprint)> = None;
     todo!("exercise 8.1: withdraw up to a limit")
 }
 
@@ -81,10 +87,9 @@ pub fn claim_email(
     account: &StreamId,
     recorded_at: Timestamp,
 ) -> Result<(), ClaimError> {
-    // TODO: append `EmailClaimed` with `ExpectedVersion::NoStream`; on a
-    // conflict, read who holds the address.
+    // TODO: claim the address so that only the first claim can append.
     let _ = (store, email, account, recorded_at);
-    todo!("exercise 8.2: claim a unique email with NoStream")
+    todo!("exercise 8.2: claim a unique email")
 }
 
 /// Something an audit of the whole store found.
@@ -111,8 +116,7 @@ pub enum Finding {
 /// Exercise 8.3: reads the whole store once, in global order, and reports
 /// every event that breaks an account rule, in the order of the log.
 pub fn audit(store: &EventStore<AccountEvent>) -> Vec<Finding> {
-    // TODO: keep one `AccountState` per stream while you go through
-    // `read_all(Position(0))`, and check each event against it.
+    // TODO: go through the log in order and judge each event.
     let _ = store;
     todo!("exercise 8.3: audit the store for broken rules")
 }
@@ -146,16 +150,6 @@ pub fn settle_transfer(
     recorded_at: Timestamp,
 ) -> Result<Settlement, TransferError> {
     // TODO: withdraw, deposit, and refund when the deposit is rejected.
-    // Whether the money went forward or back must be decided once, by the
-    // store, not by a check followed by an append.
-    let _ = (
-        store,
-        from,
-        to,
-        amount,
-        transfer_id,
-        recorded_at,
-        Leg::Deposit,
-    );
+    let _ = (store, from, to, amount, transfer_id, recorded_at);
     todo!("exercise 8.4: settle a transfer with a refund")
 }

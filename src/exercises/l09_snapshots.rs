@@ -9,16 +9,21 @@ use crate::l09_snapshots::{
     AccountRepository, AccountState, Loaded, SnapshotRejected, StreamId, Timestamp, Version,
 };
 
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use crate::l09_snapshots::{Snapshot, SnapshotUse, evolve, initial_state};
+
 /// Exercise 9.1: loads `stream` like [`AccountRepository::load`], and if the
-/// load had to replay more than `max_tail` events, saves a snapshot of the
-/// loaded state at the loaded version, so the next load is short. Returns
-/// what the load found (before the new snapshot).
+/// load had to replay more than `max_tail` events (a tail of exactly
+/// `max_tail` is fine), saves a snapshot of the loaded state at the loaded
+/// version, so the next load is short. Returns what the load found (before
+/// the new snapshot).
 pub fn load_and_snapshot_long_tails(
     repo: &mut AccountRepository,
     stream: &StreamId,
     max_tail: u64,
 ) -> Loaded {
-    // TODO: load, compare `events_replayed` with `max_tail`, save a snapshot if needed.
+    // TODO: load, and snapshot when the load was too long.
     let _ = (repo, stream, max_tail);
     todo!("exercise 9.1: snapshot on load when the tail is long")
 }
@@ -31,7 +36,7 @@ pub fn load_and_snapshot_long_tails(
 /// ([`AppendError::ClockWentBackwards`](crate::l09_snapshots::AppendError::ClockWentBackwards)),
 /// so a stream's recorded times never go backwards.
 pub fn load_as_of_time(repo: &AccountRepository, stream: &StreamId, at: Timestamp) -> Loaded {
-    // TODO: find the last version recorded at or before `at`, then load as of it.
+    // TODO: load the account as it was recorded at `at`.
     let _ = (repo, stream, at);
     todo!("exercise 9.2: an as-of query by recorded time")
 }
@@ -39,9 +44,10 @@ pub fn load_as_of_time(repo: &AccountRepository, stream: &StreamId, at: Timestam
 /// Exercise 9.3: loads `stream` from the newest snapshot that can be
 /// restored, trying older ones when newer ones are rejected, and replays the
 /// whole stream only when none is usable. When snapshots existed but none
-/// could be used, report the newest as [`SnapshotUse::Discarded`](crate::l09_snapshots::SnapshotUse::Discarded).
+/// could be used, report the newest of them as [`SnapshotUse::Discarded`].
+/// Snapshots ahead of the stream are skipped.
 pub fn load_with_fallback(repo: &AccountRepository, stream: &StreamId) -> Loaded {
-    // TODO: walk the snapshots at or below the stream's version, newest first.
+    // TODO: find the newest snapshot that restores.
     let _ = (repo, stream);
     todo!("exercise 9.3: fall back to an older usable snapshot")
 }
@@ -64,13 +70,13 @@ pub enum SnapshotCheck {
     AheadOfStream,
 }
 
-/// Exercise 9.4: checks every stored snapshot of `stream` against the events,
-/// in one pass over the stream (not one replay per snapshot).
+/// Exercise 9.4: checks every stored snapshot of `stream` against the events.
+/// The reference solution folds the stream once, not once per snapshot.
 pub fn audit_snapshots(
     repo: &AccountRepository,
     stream: &StreamId,
 ) -> BTreeMap<Version, SnapshotCheck> {
-    // TODO: fold the stream once, comparing the state at each snapshot's version.
+    // TODO: compare each snapshot with the fold of the events up to its version.
     let _ = (repo, stream);
     todo!("exercise 9.4: audit every snapshot against the events")
 }

@@ -15,11 +15,6 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The number of an event within its stream, from 1; `Version(0)` is the
@@ -46,11 +41,6 @@ impl CommandId {
     /// Makes a command id from any string, such as `"req-7f3a"`.
     pub fn new(id: impl Into<String>) -> Self {
         CommandId(id.into())
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -79,7 +69,9 @@ pub enum Leg {
 /// What a command asked for, exactly enough that two different commands
 /// never share a fingerprint. Built from a value's `Debug` text, which for a
 /// derived `Debug` spells out every field; comparing it is what binds a key
-/// to the command it was first used for.
+/// to the command it was first used for. Enough for an index that lives
+/// only as long as the process; `Debug` text is not stable across releases,
+/// so a durable index needs a stable encoding of the command instead.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Fingerprint(String);
 
@@ -270,7 +262,9 @@ impl<E: Event> EventStore<E> {
         }
         Ok(Appended::Now(version))
     }
+    // ANCHOR_END: append
 
+    // ANCHOR: applied
     /// Whether the command under `key` already took effect: `Some(version
     /// its append reached)` if it did, on `stream`, with this `fingerprint`;
     /// `None` if the key is unused. One hash lookup, whatever the length of
@@ -294,7 +288,7 @@ impl<E: Event> EventStore<E> {
             Some(_) => Err(AppendError::IdempotencyKeyReused { key: key.clone() }),
         }
     }
-    // ANCHOR_END: append
+    // ANCHOR_END: applied
 
     /// The events of one stream, oldest first; an unknown stream reads as
     /// empty.

@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use super::store::Event;
-
 /// Money in whole cents. Display: `12.34`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cents(pub u64);
@@ -31,17 +29,6 @@ pub enum AccountEvent {
     },
     /// The account was closed; it accepts nothing more.
     AccountClosed,
-}
-
-impl Event for AccountEvent {
-    fn event_type(&self) -> &'static str {
-        match self {
-            AccountEvent::AccountOpened { .. } => "AccountOpened",
-            AccountEvent::MoneyDeposited { .. } => "MoneyDeposited",
-            AccountEvent::MoneyWithdrawn { .. } => "MoneyWithdrawn",
-            AccountEvent::AccountClosed => "AccountClosed",
-        }
-    }
 }
 
 /// Something a customer asks the account to do.

@@ -24,12 +24,12 @@ mod store;
 pub use account::{
     AccountCommand, AccountError, AccountEvent, AccountState, Cents, decide, evolve, initial_state,
 };
-pub use repository::{AccountRepository, CommandError, Executed, Loaded, SnapshotUse};
+pub use repository::{AccountRepository, CommandError, Loaded, SnapshotUse};
 pub use snapshot::{
     DecodeError, SNAPSHOT_SCHEMA, Snapshot, SnapshotPolicy, SnapshotRejected, SnapshotStore,
     decode_state, encode_state,
 };
 pub use store::{
-    AppendError, Applied, CommandId, Event, EventStore, Fingerprint, Position, RecordedEvent,
-    StreamId, Timestamp, Version,
+    AppendError, Appended, CommandId, EventStore, Fingerprint, RecordedEvent, StreamId, Timestamp,
+    Version,
 };

@@ -8,7 +8,7 @@ use super::account::{
 };
 use super::snapshot::{Snapshot, SnapshotPolicy, SnapshotRejected, SnapshotStore};
 use super::store::{
-    AppendError, Applied, CommandId, EventStore, Fingerprint, StreamId, Timestamp, Version,
+    AppendError, Appended, CommandId, EventStore, Fingerprint, StreamId, Timestamp, Version,
 };
 
 /// What a load did with the snapshots it found.
@@ -47,24 +47,9 @@ pub struct Loaded {
 pub enum CommandError {
     /// The account's rules refused the command.
     Rejected(AccountError),
-    /// The store refused the append (someone else wrote first).
+    /// The store refused the append: someone else wrote first, the clock
+    /// went backwards, or the command id was used for another command.
     Append(AppendError),
-    /// The command id was already used for a different command, or on
-    /// another stream. Nothing was appended.
-    CommandIdReused {
-        /// The id.
-        id: CommandId,
-    },
-}
-
-/// What [`AccountRepository::execute_once`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Executed {
-    /// The command's events were appended; the stream is now at this version.
-    Appended(Version),
-    /// The same command, under the same id, took effect before, up to this
-    /// version; nothing was appended.
-    AlreadyApplied(Version),
 }
 
 /// Accounts with their events, their snapshots, and when to take one.
@@ -164,67 +149,73 @@ impl AccountRepository {
     /// # Errors
     ///
     /// [`CommandError::Rejected`] when the account refuses the command (nothing
-    /// is appended), and [`CommandError::Append`] when the stream moved on
-    /// since it was loaded.
+    /// is appended), and [`CommandError::Append`] when the store refuses the
+    /// append.
     pub fn execute(
         &mut self,
         stream: &StreamId,
         command: &AccountCommand,
         recorded_at: Timestamp,
     ) -> Result<Version, CommandError> {
-        let loaded = self.load(stream);
-        let events = decide(command, &loaded.state).map_err(CommandError::Rejected)?;
-        let state = events.iter().fold(loaded.state, evolve);
-        let version = self
-            .store
-            .append(stream, loaded.version, events, recorded_at)
-            .map_err(CommandError::Append)?;
-        if self.policy.due(loaded.version, version) {
-            self.snapshots.save(stream, Snapshot::of(&state, version));
+        match self.run(stream, command, recorded_at, None)? {
+            Appended::Now(version) | Appended::AlreadyApplied(version) => Ok(version),
         }
-        Ok(version)
     }
-    // ANCHOR_END: execute
 
     /// Like [`AccountRepository::execute`], for a command a client sent with
-    /// `command_id`: lesson 8's idempotency, kept across snapshots. The id
-    /// is looked up in the store's index, not in the events a load reads,
+    /// `command_id`: lesson 8's idempotency, kept across snapshots. The
+    /// store looks the id up in its index, not in the events a load reads,
     /// so a repeat is recognised even when the load started from a snapshot
-    /// taken after the command's event. `&mut self` is held from the lookup
-    /// to the record, so nothing can come between them.
+    /// taken after the command's event.
     ///
     /// # Errors
     ///
-    /// [`CommandError::CommandIdReused`] when the id was used for a different
-    /// command or on another stream; otherwise as
-    /// [`AccountRepository::execute`].
+    /// [`CommandError::Append`] with [`AppendError::CommandIdReused`] when
+    /// the id was used for a different command or on another stream;
+    /// otherwise as [`AccountRepository::execute`].
     pub fn execute_once(
         &mut self,
         stream: &StreamId,
         command_id: &CommandId,
         command: &AccountCommand,
         recorded_at: Timestamp,
-    ) -> Result<Executed, CommandError> {
+    ) -> Result<Appended, CommandError> {
         let fingerprint = Fingerprint::of(command);
-        if let Some(applied) = self.store.applied(command_id) {
-            return if &applied.stream == stream && applied.fingerprint == fingerprint {
-                Ok(Executed::AlreadyApplied(applied.version))
-            } else {
-                Err(CommandError::CommandIdReused {
-                    id: command_id.clone(),
-                })
-            };
+        // A repeat answers before `decide`: a withdrawal that emptied the
+        // account is "already applied", not "insufficient funds".
+        if let Some(version) = self
+            .store
+            .applied(stream, command_id, &fingerprint)
+            .map_err(CommandError::Append)?
+        {
+            return Ok(Appended::AlreadyApplied(version));
         }
-        let version = self.execute(stream, command, recorded_at)?;
-        let stream = stream.clone();
-        let applied = Applied {
-            stream,
-            fingerprint,
-            version,
-        };
-        self.store.remember(command_id.clone(), applied);
-        Ok(Executed::Appended(version))
+        let command_id = Some((command_id.clone(), fingerprint));
+        self.run(stream, command, recorded_at, command_id)
     }
+
+    fn run(
+        &mut self,
+        stream: &StreamId,
+        command: &AccountCommand,
+        recorded_at: Timestamp,
+        command_id: Option<(CommandId, Fingerprint)>,
+    ) -> Result<Appended, CommandError> {
+        let loaded = self.load(stream);
+        let events = decide(command, &loaded.state).map_err(CommandError::Rejected)?;
+        let state = events.iter().fold(loaded.state, evolve);
+        let appended = self
+            .store
+            .append(stream, loaded.version, events, recorded_at, command_id)
+            .map_err(CommandError::Append)?;
+        if let Appended::Now(version) = appended
+            && self.policy.due(loaded.version, version)
+        {
+            self.snapshots.save(stream, Snapshot::of(&state, version));
+        }
+        Ok(appended)
+    }
+    // ANCHOR_END: execute
 
     /// Takes a snapshot of `stream` at its current version, whatever the
     /// policy says, and returns that version. An empty stream gets none.
@@ -266,12 +257,6 @@ impl fmt::Display for CommandError {
         match self {
             CommandError::Rejected(error) => write!(f, "rejected: {error}"),
             CommandError::Append(error) => write!(f, "not appended: {error}"),
-            CommandError::CommandIdReused { id } => {
-                write!(
-                    f,
-                    "the command id {id} was already used for another command"
-                )
-            }
         }
     }
 }
@@ -281,7 +266,6 @@ impl std::error::Error for CommandError {
         match self {
             CommandError::Rejected(error) => Some(error),
             CommandError::Append(error) => Some(error),
-            CommandError::CommandIdReused { .. } => None,
         }
     }
 }

@@ -210,12 +210,6 @@ impl SnapshotStore {
             .get(stream)
             .map_or_else(Vec::new, |snapshots| snapshots.values().collect())
     }
-
-    /// Removes the snapshot of `stream` at `version` and returns it. Always
-    /// safe: a snapshot is a cache, and the events can rebuild it.
-    pub fn remove(&mut self, stream: &StreamId, version: Version) -> Option<Snapshot> {
-        self.by_stream.get_mut(stream)?.remove(&version)
-    }
 }
 // ANCHOR_END: snapshot_store
 

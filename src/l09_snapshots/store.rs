@@ -1,7 +1,8 @@
 //! The event store, carried forward from lessons 1, 6 and 8, condensed: generic
-//! over the event type, with an expected version on append. New here: a read
-//! of a stream *after* a version that costs only what it returns, and recorded
-//! times that never go backwards within a stream.
+//! over the event type, with an expected version and lesson 8's idempotency
+//! check on append. New here: a read of a stream *after* a version that costs
+//! only what it returns, and recorded times that never go backwards within a
+//! stream.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,22 +16,12 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Self {
         StreamId(id.into())
     }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The number of an event within its stream, from 1. `Version(0)` is the
 /// version of a stream that has no events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version(pub u64);
-
-/// The place of an event in the whole store, from 1. `Position(0)` means
-/// "before the first event".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Position(pub u64);
 
 /// When the store recorded an event, in seconds since the Unix epoch (UTC),
 /// supplied by the caller.
@@ -51,7 +42,8 @@ impl CommandId {
 
 /// What a command asked for, exactly enough that two different commands
 /// never share a fingerprint: a value's `Debug` text, which for a derived
-/// `Debug` spells out every field.
+/// `Debug` spells out every field (lesson 8 says why that is enough in
+/// memory, and not on disk).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Fingerprint(String);
 
@@ -63,24 +55,6 @@ impl Fingerprint {
     }
 }
 
-/// A command that took effect, as the store's index remembers it under its
-/// id: where it went, what it asked for, and the version its append reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// The stream it was sent to.
-    pub stream: StreamId,
-    /// What it asked for.
-    pub fingerprint: Fingerprint,
-    /// The stream's version after its append.
-    pub version: Version,
-}
-
-/// What the store needs to know about any event it keeps.
-pub trait Event {
-    /// The event's type name, recorded next to it.
-    fn event_type(&self) -> &'static str;
-}
-
 /// An event as the store keeps it, with the metadata the store assigned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent<E> {
@@ -88,10 +62,6 @@ pub struct RecordedEvent<E> {
     pub stream: StreamId,
     /// Its number within that stream, from 1.
     pub version: Version,
-    /// Its number across the whole store, from 1.
-    pub position: Position,
-    /// The event's type name.
-    pub event_type: &'static str,
     /// When it was recorded, as supplied by the caller of `append`: never
     /// earlier than the event before it in the same stream.
     pub recorded_at: Timestamp,
@@ -118,65 +88,101 @@ pub enum AppendError {
         /// The earlier time the caller supplied.
         given: Timestamp,
     },
+    /// The command id was already used for a different command, or on
+    /// another stream.
+    CommandIdReused {
+        /// The id.
+        id: CommandId,
+    },
 }
 
-/// An in-memory, append-only event store: one global log, and for each stream
-/// the indexes of its events in that log.
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The events were appended; the stream is now at this version.
+    Now(Version),
+    /// The same command, under the same id, took effect before, up to this
+    /// version: nothing was appended.
+    AlreadyApplied(Version),
+}
+
+/// An in-memory, append-only event store: for each stream, its events in
+/// version order. (Lesson 1's global log is left out: nothing here reads
+/// across streams.)
 #[derive(Debug)]
 pub struct EventStore<E> {
-    log: Vec<RecordedEvent<E>>,
-    streams: HashMap<StreamId, Vec<usize>>,
+    streams: HashMap<StreamId, Vec<RecordedEvent<E>>>,
     /// Lesson 8's idempotency index: every command that took effect, by id.
     /// It lives beside the streams, not in them, so a load that starts from
     /// a snapshot still finds every command.
     commands: HashMap<CommandId, Applied>,
 }
 
+/// A command that took effect: where, what it asked for, and the version
+/// its append reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Applied {
+    stream: StreamId,
+    fingerprint: Fingerprint,
+    version: Version,
+}
+
 impl<E> Default for EventStore<E> {
     fn default() -> Self {
         EventStore {
-            log: Vec::new(),
             streams: HashMap::new(),
             commands: HashMap::new(),
         }
     }
 }
 
-impl<E: Event> EventStore<E> {
+impl<E> EventStore<E> {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Appends `events` to `stream` if the stream is still at `expected`, and
-    /// returns its new version. Appending no events changes nothing.
+    /// returns its new version. `command`, if given, is the id and
+    /// fingerprint of the command that decided the events: a command that
+    /// already took effect under that id is not appended again. The checks,
+    /// the append and the record of the command happen in this one call on
+    /// `&mut self`, so nothing can come between them. Appending no events
+    /// checks, and changes nothing.
     ///
     /// # Errors
     ///
-    /// [`AppendError::VersionConflict`] when the stream is not at `expected`:
-    /// someone else appended since the caller loaded it.
-    /// [`AppendError::ClockWentBackwards`] when `recorded_at` is earlier than
-    /// the recorded time of the stream's last event. Either way nothing is
-    /// appended.
+    /// [`AppendError::CommandIdReused`] when the id belongs to a different
+    /// command or another stream; [`AppendError::VersionConflict`] when the
+    /// stream is not at `expected`: someone else appended since the caller
+    /// loaded it; [`AppendError::ClockWentBackwards`] when `recorded_at` is
+    /// earlier than the recorded time of the stream's last event. Nothing is
+    /// appended then.
     pub fn append(
         &mut self,
         stream: &StreamId,
         expected: Version,
         events: Vec<E>,
         recorded_at: Timestamp,
-    ) -> Result<Version, AppendError> {
+        command: Option<(CommandId, Fingerprint)>,
+    ) -> Result<Appended, AppendError> {
+        if let Some((id, fingerprint)) = &command
+            && let Some(version) = self.applied(stream, id, fingerprint)?
+        {
+            return Ok(Appended::AlreadyApplied(version));
+        }
         let actual = self.stream_version(stream);
         if actual != expected {
             return Err(AppendError::VersionConflict { expected, actual });
         }
         if events.is_empty() {
-            return Ok(actual);
+            return Ok(Appended::Now(actual));
         }
-        let indexes = self.streams.entry(stream.clone()).or_default();
+        let recorded = self.streams.entry(stream.clone()).or_default();
         // Per stream, not per store: as-of-time queries only need one
         // stream's times in order, and one caller's wrong clock must not
         // block the other streams.
-        if let Some(last) = indexes.last().map(|&index| self.log[index].recorded_at)
+        if let Some(last) = recorded.last().map(|r| r.recorded_at)
             && recorded_at < last
         {
             return Err(AppendError::ClockWentBackwards {
@@ -185,52 +191,79 @@ impl<E: Event> EventStore<E> {
             });
         }
         for event in events {
-            let index = self.log.len();
-            indexes.push(index);
-            self.log.push(RecordedEvent {
+            recorded.push(RecordedEvent {
                 stream: stream.clone(),
-                version: Version(indexes.len() as u64),
-                position: Position(index as u64 + 1),
-                event_type: event.event_type(),
+                version: Version(recorded.len() as u64 + 1),
                 recorded_at,
                 event,
             });
         }
-        Ok(Version(indexes.len() as u64))
+        let version = Version(recorded.len() as u64);
+        if let Some((id, fingerprint)) = command {
+            let stream = stream.clone();
+            let applied = Applied {
+                stream,
+                fingerprint,
+                version,
+            };
+            self.commands.insert(id, applied);
+        }
+        Ok(Appended::Now(version))
+    }
+
+    /// Whether the command `id` already took effect: `Some(version its
+    /// append reached)` if it did, on `stream`, with this `fingerprint`;
+    /// `None` if the id is unused. One hash lookup, whatever the length of
+    /// the streams.
+    ///
+    /// # Errors
+    ///
+    /// [`AppendError::CommandIdReused`] when the id was used for a different
+    /// command or on another stream.
+    pub fn applied(
+        &self,
+        stream: &StreamId,
+        id: &CommandId,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<Version>, AppendError> {
+        match self.commands.get(id) {
+            None => Ok(None),
+            Some(applied) if &applied.stream == stream && &applied.fingerprint == fingerprint => {
+                Ok(Some(applied.version))
+            }
+            Some(_) => Err(AppendError::CommandIdReused { id: id.clone() }),
+        }
     }
 
     /// The whole of one stream, oldest first. An unknown stream reads as empty.
-    pub fn read_stream(&self, stream: &StreamId) -> Vec<&RecordedEvent<E>> {
+    pub fn read_stream(&self, stream: &StreamId) -> &[RecordedEvent<E>] {
         self.read_stream_after(stream, Version(0))
     }
 
     // ANCHOR: read_tail
     /// The events of `stream` with a version greater than `after`, oldest
     /// first: the tail a loader needs after a snapshot taken at `after`.
-    pub fn read_stream_after(&self, stream: &StreamId, after: Version) -> Vec<&RecordedEvent<E>> {
+    pub fn read_stream_after(&self, stream: &StreamId, after: Version) -> &[RecordedEvent<E>] {
         self.read_stream_range(stream, after, Version(u64::MAX))
     }
 
     /// The events of `stream` with `after < version <= up_to`, oldest first.
     /// Versions in this store are dense (it is the only writer and numbers
-    /// every event itself), so the range is a slice of the stream's index:
-    /// the read costs what it returns, however long the stream is.
+    /// every event itself), so the range is a slice of the stream: the read
+    /// copies nothing and costs nothing, however long the stream is.
     pub fn read_stream_range(
         &self,
         stream: &StreamId,
         after: Version,
         up_to: Version,
-    ) -> Vec<&RecordedEvent<E>> {
-        let Some(indexes) = self.streams.get(stream) else {
-            return Vec::new();
+    ) -> &[RecordedEvent<E>] {
+        let Some(recorded) = self.streams.get(stream) else {
+            return &[];
         };
         // Version v sits at index v - 1, so the slice is [after, up_to).
-        let end = usize::try_from(up_to.0).map_or(indexes.len(), |end| end.min(indexes.len()));
+        let end = usize::try_from(up_to.0).map_or(recorded.len(), |end| end.min(recorded.len()));
         let start = usize::try_from(after.0).map_or(end, |start| start.min(end));
-        indexes[start..end]
-            .iter()
-            .map(|&index| &self.log[index])
-            .collect()
+        &recorded[start..end]
     }
     // ANCHOR_END: read_tail
 
@@ -239,21 +272,8 @@ impl<E: Event> EventStore<E> {
         Version(
             self.streams
                 .get(stream)
-                .map_or(0, |indexes| indexes.len() as u64),
+                .map_or(0, |recorded| recorded.len() as u64),
         )
-    }
-
-    /// The command that took effect under `id`, if one did: one hash lookup,
-    /// whatever the length of the streams.
-    pub fn applied(&self, id: &CommandId) -> Option<&Applied> {
-        self.commands.get(id)
-    }
-
-    /// Remembers that the command `id` took effect. Call it under the same
-    /// `&mut` borrow as the append it records, so that nothing can come
-    /// between the lookup, the append and this.
-    pub fn remember(&mut self, id: CommandId, applied: Applied) {
-        self.commands.insert(id, applied);
     }
 }
 
@@ -275,12 +295,6 @@ impl fmt::Display for Version {
     }
 }
 
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
 impl fmt::Display for AppendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -293,6 +307,12 @@ impl fmt::Display for AppendError {
                 "recorded time {} is earlier than the stream's last recorded time {}",
                 given.0, last.0
             ),
+            AppendError::CommandIdReused { id } => {
+                write!(
+                    f,
+                    "the command id {id} was already used for another command"
+                )
+            }
         }
     }
 }

@@ -34,9 +34,9 @@ pub fn load_as_of_time(repo: &AccountRepository, stream: &StreamId, at: Timestam
     // go backwards within a stream, "recorded at or before `at`" is a prefix,
     // and a binary search finds its end. `partition_point` finds the end of
     // the prefix even when several events share the time `at`; a
-    // `binary_search` for `at` may land on any one of them. Reading the whole
-    // stream to search it costs O(n) pointers; a database would keep an index
-    // on (stream, recorded_at) and find the version in O(log n). Turning the
+    // `binary_search` for `at` may land on any one of them. Here the stream is a
+    // slice in memory; a database would keep an index on (stream,
+    // recorded_at) and find the version in O(log n) the same way. Turning the
     // time into a version first is what keeps the snapshot rule in one place:
     // `load_as_of` never starts from a snapshot past that version.
     let events = repo.store.read_stream(stream);
