@@ -35,6 +35,7 @@ pub mod l06_aggregates;
 pub mod l07_testing;
 pub mod l08_concurrency;
 pub mod l09_snapshots;
+pub mod l12_workflows;
 
 pub mod exercises;
 
