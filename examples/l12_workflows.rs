@@ -7,9 +7,9 @@ use std::io::Write;
 use std::sync::RwLockReadGuard;
 
 use es_workbook::l12_workflows::{
-    AccountCommand, AccountId, AccountState, Cents, Clock, CommandId, Envelope, EventStore,
-    ManualClock, Notifier, ProcessManager, Scenario, SharedStore, TRANSFER_TIMEOUT, Timestamp,
-    Transfer, TransferState, causal_tree, execute, load, load_transfer, money_not_conserved,
+    AccountCommand, AccountId, AccountState, Cents, Clock, CommandId, EventStore, ManualClock,
+    Notifier, ProcessManager, Scenario, SharedStore, TRANSFER_TIMEOUT, Timestamp, Transfer,
+    TransferState, causal_tree, execute, load, load_transfer, money_not_conserved,
     run_on_one_thread, run_on_threads, submit,
 };
 
@@ -116,7 +116,7 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let clock = ManualClock::new(scenario.start);
     for (account, commands) in &scenario.accounts {
         for (id, command) in commands {
-            execute(&store, account, command, &Envelope::client(id))?;
+            execute(&store, account, command, id)?;
         }
     }
     let all = [

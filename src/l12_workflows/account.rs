@@ -261,10 +261,27 @@ pub fn load(store: &super::store::EventStore, account: &AccountId) -> (AccountSt
     loaded
 }
 
+/// Runs `command`, sent by a client with `id`, against `account`. The id
+/// becomes a [`CommandKey::Client`] key, so no client can send a command
+/// under a key a transfer derives.
+///
+/// # Errors
+///
+/// As [`execute_in`].
+pub fn execute(
+    store: &SharedStore,
+    account: &AccountId,
+    command: &AccountCommand,
+    id: &CommandId,
+) -> Result<Outcome, CommandError> {
+    execute_in(store, account, command, &Envelope::client(id))
+}
+
 /// Runs `command` against `account` as lesson 8 does: check the key, load,
 /// decide outside the lock, append with `Exact(loaded version)`, and on a
 /// conflict start again, at most [`MAX_ATTEMPTS`] times. The key is bound to
-/// this command on this account.
+/// this command on this account. Only the lesson's own code calls it with a
+/// key of its choosing: the transfer, for its steps.
 ///
 /// # Errors
 ///
@@ -272,7 +289,7 @@ pub fn load(store: &super::store::EventStore, account: &AccountId) -> (AccountSt
 /// [`CommandError::IdempotencyKeyReused`] when the key belongs to another
 /// command, [`CommandError::TooManyConflicts`] when every attempt
 /// conflicted, [`CommandError::StorePoisoned`] when the lock is poisoned.
-pub fn execute(
+pub(super) fn execute_in(
     store: &SharedStore,
     account: &AccountId,
     command: &AccountCommand,

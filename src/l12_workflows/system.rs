@@ -9,7 +9,7 @@ use std::sync::{Barrier, PoisonError};
 use std::thread;
 
 use super::account::{
-    AccountCommand, AccountEvent, AccountState, Cents, CommandError, Envelope, execute, load,
+    AccountCommand, AccountEvent, AccountState, Cents, CommandError, execute, load,
 };
 use super::store::{
     AccountId, CommandId, CommandKey, Event, EventStore, MessageId, Metadata, Position,
@@ -138,7 +138,7 @@ pub fn run_on_one_thread(scenario: &Scenario) -> Result<(SharedStore, FinalState
     let clock = ManualClock::new(scenario.start);
     for (account, commands) in &scenario.accounts {
         for (id, command) in commands {
-            execute(&store, account, command, &Envelope::client(id)).map_err(RunError::Setup)?;
+            execute(&store, account, command, id).map_err(RunError::Setup)?;
         }
     }
     let mut notifier = Notifier::default();
@@ -179,7 +179,7 @@ pub fn run_on_threads(
                 let store = &store;
                 s.spawn(move || {
                     for (id, command) in commands {
-                        execute(store, account, command, &Envelope::client(id))?;
+                        execute(store, account, command, id)?;
                     }
                     Ok(())
                 })

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::account::{
-    AccountCommand, AccountError, Cents, CommandError, Envelope, Outcome, execute,
+    AccountCommand, AccountError, Cents, CommandError, Envelope, Outcome, execute_in,
 };
 use super::store::{
     AccountId, AppendError, Appended, CommandId, CommandKey, Event, EventStore, ExpectedVersion,
@@ -636,7 +636,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         };
         self.spend()?;
         let now = self.clock.now();
-        let (outcome, causation) = match execute(self.store, account, &command, &envelope) {
+        let (outcome, causation) = match execute_in(self.store, account, &command, &envelope) {
             Ok(Outcome::Appended(version) | Outcome::AlreadyApplied(version)) => (
                 TransferEvent::StepSucceeded { step },
                 MessageId::Event(StreamId::Account(account.clone()), version),
