@@ -868,3 +868,293 @@ fn the_store_refuses_a_stale_append_and_the_clock_moves_only_when_told() {
     clock.advance(5);
     assert_eq!(clock.now(), Timestamp(START.0 + 5));
 }
+
+// ---------------------------------------------------------------------------
+// Exercises: `cargo test --test l12_workflows -- --ignored`
+// ---------------------------------------------------------------------------
+
+mod exercises {
+    use super::*;
+    use es_workbook::exercises::l12_workflows::{
+        CancelError, Cancelled, ChainError, Direction, StatementLine, cancel, cause_chain,
+        statement,
+    };
+    use es_workbook::l12_workflows::Metadata;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 12.1: an account's transfer statement"
+    )]
+    fn exercise_12_1_a_statement_lists_the_transfers_in_and_out_of_an_account_in_request_order() {
+        // given: grace receives, sends, is not involved, and waits
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 50_00);
+        open(&store, "grace", 20_00);
+        open(&store, "linus", 0);
+        let txs = [
+            ("tx-1", transfer("ada", "grace", 10_00)),
+            ("tx-2", transfer("grace", "linus", 5_00)),
+            ("tx-3", transfer("ada", "linus", 1_00)),
+            ("tx-4", transfer("grace", "nobody", 2_00)),
+            ("tx-5", transfer("grace", "ada", 900_00)),
+        ];
+        for (tx, t) in &txs {
+            submit(&store, &clock, &id(tx), t).expect("submits");
+        }
+        ProcessManager::new(&store, &clock)
+            .run_until_idle()
+            .expect("runs");
+        submit(
+            &store,
+            &clock,
+            &id("tx-6"),
+            &transfer("linus", "grace", 1_00),
+        )
+        .expect("submits");
+
+        // when
+        let lines = statement(&store.read().expect("not poisoned"), &account("grace"));
+
+        // then
+        let line = |tx: &str, direction, other: &str, cents, outcome| StatementLine {
+            transfer: id(tx),
+            direction,
+            other: account(other),
+            amount: Cents(cents),
+            outcome,
+        };
+        let poor = AccountError::InsufficientFunds {
+            balance: Cents(23_00),
+            requested: Cents(900_00),
+        };
+        assert_eq!(
+            lines,
+            [
+                line(
+                    "tx-1",
+                    Direction::In,
+                    "ada",
+                    10_00,
+                    Some(TransferOutcome::Completed)
+                ),
+                line(
+                    "tx-2",
+                    Direction::Out,
+                    "linus",
+                    5_00,
+                    Some(TransferOutcome::Completed)
+                ),
+                line("tx-4", Direction::Out, "nobody", 2_00, None),
+                line(
+                    "tx-5",
+                    Direction::Out,
+                    "ada",
+                    900_00,
+                    Some(TransferOutcome::Rejected(poor))
+                ),
+                line("tx-6", Direction::In, "linus", 1_00, None),
+            ]
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 12.2: follow the causation ids back to the start"
+    )]
+    fn exercise_12_2_the_chain_of_causes_of_a_refund_leads_back_to_the_submission() {
+        // given: the credit is refused twice (a retry), then times out, and
+        // the money goes back
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 50_00);
+        submit(
+            &store,
+            &clock,
+            &id("tx-1"),
+            &transfer("ada", "nobody", 10_00),
+        )
+        .expect("submits");
+        let mut manager = ProcessManager::new(&store, &clock);
+        manager.run_until_idle().expect("runs");
+        clock.advance(RETRY_AFTER);
+        manager.run_until_idle().expect("runs");
+        clock.advance(TRANSFER_TIMEOUT);
+        manager.run_until_idle().expect("runs");
+        let guard = store.read().expect("not poisoned");
+        let event = |stream: StreamId, v| MessageId::Event(stream, Version(v));
+        let tx = |v| event(StreamId::Transfer(id("tx-1")), v);
+        let ada = |v| event(StreamId::Account(account("ada")), v);
+        let step = |s| MessageId::Command(CommandKey::Transfer(id("tx-1"), s));
+
+        // when
+        let refund = cause_chain(&guard, &ada(4));
+        let second_refusal = cause_chain(&guard, &tx(7));
+        let unknown = cause_chain(&guard, &tx(99));
+
+        // then
+        let submission = MessageId::Command(CommandKey::Client(id("tx-1")));
+        let to_the_start = [tx(2), tx(1), submission.clone()];
+        let mut expected = vec![
+            ada(4),
+            step(Step::Refund),
+            tx(9),
+            tx(8),
+            tx(7),
+            step(Step::Credit),
+            tx(6),
+            tx(5),
+            step(Step::Credit),
+            tx(4),
+            tx(3),
+            ada(3),
+            step(Step::Debit),
+        ];
+        expected.extend(to_the_start.clone());
+        assert_eq!(refund, Ok(expected.clone()));
+        assert_eq!(second_refusal, Ok(expected[4..].to_vec()));
+        assert_eq!(unknown, Err(ChainError::UnknownEvent(tx(99))));
+        assert_eq!(
+            transfer_events(&store, "tx-1")[5],
+            TransferEvent::CommandIssued { step: Step::Credit }
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 12.3: cancel a transfer before its debit"
+    )]
+    fn exercise_12_3_a_cancellation_wins_or_loses_against_the_debit_but_never_both() {
+        // given
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 50_00);
+        open(&store, "grace", 0);
+        submit(
+            &store,
+            &clock,
+            &id("tx-1"),
+            &transfer("ada", "grace", 10_00),
+        )
+        .expect("submits");
+        submit(
+            &store,
+            &clock,
+            &id("tx-2"),
+            &transfer("ada", "grace", 10_00),
+        )
+        .expect("submits");
+        ProcessManager::new(&store, &clock)
+            .stop_after(1)
+            .run_until_idle()
+            .expect_err("stops after claiming the debit of tx-1");
+
+        // when
+        let declined = cancel(&store, &id("tx-2"), &id("cancel-2"), |_| false);
+        let first = cancel(&store, &id("tx-2"), &id("cancel-2"), |t| {
+            t.amount == Cents(10_00)
+        });
+        let again = cancel(&store, &id("tx-2"), &id("cancel-2b"), |_| true);
+        let issued = cancel(&store, &id("tx-1"), &id("cancel-1"), |_| true);
+        let unknown = cancel(&store, &id("tx-9"), &id("cancel-9"), |_| true);
+        ProcessManager::new(&store, &clock)
+            .recover()
+            .expect("recovers");
+        let finished = cancel(&store, &id("tx-1"), &id("cancel-1"), |_| true);
+
+        // then
+        assert_eq!(
+            (declined, first, again, issued, unknown, finished),
+            (
+                Err(CancelError::NotConfirmed),
+                Ok(Cancelled::Now),
+                Ok(Cancelled::Already),
+                Err(CancelError::TooLate),
+                Err(CancelError::Unknown),
+                Err(CancelError::TooLate)
+            )
+        );
+        assert_eq!(outcome(&store, "tx-2"), Some(TransferOutcome::Cancelled));
+        assert_eq!(moved(&store, "tx-2"), Movements::default());
+        assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Completed));
+        let guard = store.read().expect("not poisoned");
+        let cancelled = guard.read_stream(&StreamId::Transfer(id("tx-2")));
+        assert_eq!(
+            cancelled
+                .iter()
+                .map(|r| r.metadata.clone())
+                .collect::<Vec<_>>()[1..],
+            [Metadata {
+                correlation: id("tx-2"),
+                causation: MessageId::Command(CommandKey::Client(id("cancel-2"))),
+            }]
+        );
+        drop(guard);
+
+        // when: a driver claims the debit while the client is confirming
+        submit(
+            &store,
+            &clock,
+            &id("tx-3"),
+            &transfer("ada", "grace", 10_00),
+        )
+        .expect("submits");
+        let mut asked = 0;
+        let late = cancel(&store, &id("tx-3"), &id("cancel-3"), |_| {
+            asked += 1;
+            let claimed = ProcessManager::new(&store, &clock)
+                .stop_after(1)
+                .run_until_idle();
+            claimed.is_err()
+        });
+        ProcessManager::new(&store, &clock)
+            .recover()
+            .expect("recovers");
+
+        // then: the claim came first, so the cancellation is too late
+        assert_eq!((late, asked), (Err(CancelError::TooLate), 1));
+        assert_eq!(outcome(&store, "tx-3"), Some(TransferOutcome::Completed));
+        assert_eq!(moved(&store, "tx-3"), moved_once(10_00));
+
+        // and when a cancellation races a driver, released together
+        for round in 0..300 {
+            let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+            open(&store, "ada", 50_00);
+            open(&store, "grace", 0);
+            submit(
+                &store,
+                &clock,
+                &id("tx-1"),
+                &transfer("ada", "grace", 10_00),
+            )
+            .expect("submits");
+            let start = Barrier::new(2);
+            let answer = thread::scope(|s| {
+                let driver = s.spawn(|| {
+                    let mut manager = ProcessManager::new(&store, &clock);
+                    start.wait();
+                    manager.run_until_idle().expect("drives");
+                });
+                start.wait();
+                let answer = cancel(&store, &id("tx-1"), &id("cancel-1"), |_| true);
+                driver.join().expect("no panic");
+                answer
+            });
+
+            // then: it was cancelled and nothing moved, or it was too late
+            // and the transfer completed
+            let expected = match answer {
+                Ok(Cancelled::Now) => (Some(TransferOutcome::Cancelled), Movements::default()),
+                Err(CancelError::TooLate) => (Some(TransferOutcome::Completed), moved_once(10_00)),
+                other => panic!("round {round}: unexpected {other:?}"),
+            };
+            assert_eq!(
+                (outcome(&store, "tx-1"), moved(&store, "tx-1")),
+                expected,
+                "round {round}"
+            );
+            assert_eq!(conserved(&store), Vec::<CommandId>::new());
+        }
+    }
+}

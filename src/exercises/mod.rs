@@ -37,3 +37,6 @@ pub mod l08_concurrency;
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l09_snapshots.rs")]
 pub mod l09_snapshots;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l12_workflows.rs")]
+pub mod l12_workflows;
