@@ -17,10 +17,11 @@
 //! | 7 | [`l07_testing`] | given/when/then for deciders; seeded property tests that check the laws and catch a planted bug | `cargo run --example l07_testing` |
 //! | 8 | [`l08_concurrency`] | expected versions, conflicts and bounded retries; racing threads; idempotent commands | `cargo run --example l08_concurrency` |
 //! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
+//! | 12 | [`l12_workflows`] | a transfer as a process manager in its own stream; compensation; timeouts on an injected clock; correlation and causation; one thread or many | `cargo run --example l12_workflows` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson module (its file, or its
-//! folder for lessons 5 to 9) can be copied into a fresh crate on its own.
+//! folder for lessons 5 to 9 and 12) can be copied into a fresh crate on its own.
 //!
 //! The exercise stubs live in [`exercises`]; `cargo test --test lNN_topic --
 //! --ignored` checks your answers, and `cargo test --features solutions` runs
@@ -63,6 +64,8 @@ mod book {
     mod l08_concurrency {}
     #[doc = include_str!("../book/src/l09_snapshots.md")]
     mod l09_snapshots {}
+    #[doc = include_str!("../book/src/l12_workflows.md")]
+    mod l12_workflows {}
     #[doc = include_str!("../book/src/appendix_glossary.md")]
     mod appendix_glossary {}
     #[doc = include_str!("../book/src/appendix_laws.md")]

@@ -39,6 +39,7 @@ examples! {
     l07_testing => "../examples/l07_testing.rs",
     l08_concurrency => "../examples/l08_concurrency.rs",
     l09_snapshots => "../examples/l09_snapshots.rs",
+    l12_workflows => "../examples/l12_workflows.rs",
 }
 
 /// The languages a fence in the book may declare.
