@@ -38,7 +38,7 @@ fn scenario() -> Scenario {
         accounts: vec![
             (
                 account("account-1"),
-                vec![cmd("open-1", open("Ada")), cmd("dep-1", deposit(100_00))],
+                vec![cmd("open-1", open("Ada")), cmd("dep-1", deposit(10_000))],
             ),
             (account("account-2"), vec![cmd("open-2", open("Grace"))]),
             (
@@ -57,7 +57,7 @@ fn scenario() -> Scenario {
             transfer("tx-1", "account-1", "account-2", 30_00),
             transfer("tx-2", "account-1", "account-3", 20_00),
             transfer("tx-3", "account-1", "account-4", 10_00),
-            transfer("tx-4", "account-5", "account-2", 500_00),
+            transfer("tx-4", "account-5", "account-2", 50_000),
         ],
     }
 }

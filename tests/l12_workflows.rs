@@ -133,7 +133,7 @@ fn moved_back(cents: u64) -> Movements {
 fn a_transfer_submitted_twice_is_claimed_once_and_moves_the_money_once() {
     // given
     let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 100_00);
+    open(&store, "ada", 10_000);
     open(&store, "grace", 0);
     let tx = transfer("ada", "grace", 30_00);
 
@@ -171,7 +171,7 @@ fn retries_racing_on_threads_claim_the_transfer_once_and_conserve_money() {
         // given: three copies of one submission, each followed by its own
         // driver, released together
         let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-        open(&store, "ada", 100_00);
+        open(&store, "ada", 10_000);
         open(&store, "grace", 0);
         let tx = transfer("ada", "grace", 30_00);
         let start = Barrier::new(3);
@@ -220,7 +220,7 @@ fn retries_racing_on_threads_claim_the_transfer_once_and_conserve_money() {
 fn an_id_reused_for_another_transfer_or_command_is_refused_and_moves_nothing() {
     // given: tx-1 is under way, and a client used "dep-9" for a deposit
     let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 100_00);
+    open(&store, "ada", 10_000);
     open(&store, "grace", 0);
     open(&store, "linus", 0);
     submit(
@@ -300,7 +300,7 @@ fn a_client_id_spelled_like_a_step_cannot_take_the_place_of_the_transfers_own_co
     // given: before tx-1 exists, a client withdraws under ids that look
     // like its steps
     let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 100_00);
+    open(&store, "ada", 10_000);
     open(&store, "grace", 0);
     let withdraw = AccountCommand::WithdrawMoney {
         amount: Cents(30_00),
@@ -748,7 +748,7 @@ fn busy_scenario() -> Scenario {
         if n == 11 {
             commands.push((id("close acc-11"), AccountCommand::CloseAccount));
         } else {
-            let amount = Cents(1_000_00);
+            let amount = Cents(100_000);
             let deposit = AccountCommand::DepositMoney { amount };
             commands.push((id(&format!("fund {name}")), deposit));
         }
@@ -776,7 +776,7 @@ fn busy_scenario() -> Scenario {
         // "poor" is never a destination, so its refusal names the same
         // balance in every run
         let (from, cents) = if n % 13 == 5 {
-            ("poor".to_string(), 5_000_00)
+            ("poor".to_string(), 500_000)
         } else {
             (from, 10_00 + n)
         };
@@ -898,7 +898,7 @@ mod exercises {
             ("tx-2", transfer("grace", "linus", 5_00)),
             ("tx-3", transfer("ada", "linus", 1_00)),
             ("tx-4", transfer("grace", "nobody", 2_00)),
-            ("tx-5", transfer("grace", "ada", 900_00)),
+            ("tx-5", transfer("grace", "ada", 90_000)),
         ];
         for (tx, t) in &txs {
             submit(&store, &clock, &id(tx), t).expect("submits");
@@ -927,7 +927,7 @@ mod exercises {
         };
         let poor = AccountError::InsufficientFunds {
             balance: Cents(23_00),
-            requested: Cents(900_00),
+            requested: Cents(90_000),
         };
         assert_eq!(
             lines,
@@ -951,7 +951,7 @@ mod exercises {
                     "tx-5",
                     Direction::Out,
                     "ada",
-                    900_00,
+                    90_000,
                     Some(TransferOutcome::Rejected(poor))
                 ),
                 line("tx-6", Direction::In, "linus", 1_00, None),

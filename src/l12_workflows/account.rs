@@ -265,9 +265,16 @@ pub fn load(store: &super::store::EventStore, account: &AccountId) -> (AccountSt
 /// becomes a [`CommandKey::Client`] key, so no client can send a command
 /// under a key a transfer derives.
 ///
+/// It loads the account, decides outside the lock, appends with
+/// `Exact(loaded version)`, and on a conflict starts again, at most
+/// [`MAX_ATTEMPTS`] times, as in lesson 8.
+///
 /// # Errors
 ///
-/// As [`execute_in`].
+/// [`CommandError::Rejected`] when the account refuses,
+/// [`CommandError::IdempotencyKeyReused`] when the id belongs to another
+/// command, [`CommandError::TooManyConflicts`] when every attempt
+/// conflicted, [`CommandError::StorePoisoned`] when the lock is poisoned.
 pub fn execute(
     store: &SharedStore,
     account: &AccountId,

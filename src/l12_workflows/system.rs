@@ -173,11 +173,13 @@ pub fn run_on_threads(
 ) -> Result<(SharedStore, FinalState), RunError> {
     let store = SharedStore::default();
     let clock = ManualClock::new(scenario.start);
+    let setup = Barrier::new(scenario.accounts.len());
     thread::scope(|s| {
         let handles: Vec<_> = (scenario.accounts.iter())
             .map(|(account, commands)| {
-                let store = &store;
+                let (store, setup) = (&store, &setup);
                 s.spawn(move || {
+                    setup.wait();
                     for (id, command) in commands {
                         execute(store, account, command, id)?;
                     }

@@ -479,8 +479,9 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
     }
 
     /// Learns of new transfers, then moves every unfinished one forward as
-    /// far as it can go now. Returns how many writes it made (0: nothing to
-    /// do until the clock moves or a client acts).
+    /// far as it can go now. Returns how many writes it attempted (claims,
+    /// commands and outcomes; 0: nothing to do until the clock moves or a
+    /// client acts).
     ///
     /// # Errors
     ///
@@ -498,7 +499,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         Ok(writes)
     }
 
-    /// Ticks until a tick makes no write.
+    /// Ticks until a tick attempts no write.
     ///
     /// # Errors
     ///
@@ -567,8 +568,8 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
 
     // ANCHOR: advance
     /// Moves one transfer forward until it must wait, has a command out
-    /// with another driver, or is finished. Returns the writes made and
-    /// whether it is finished.
+    /// with another driver, or is finished. Returns the writes attempted
+    /// and whether it is finished.
     fn advance(&mut self, id: &CommandId) -> Result<(u32, bool), DriveError> {
         let mut writes = 0;
         loop {
