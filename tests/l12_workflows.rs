@@ -992,6 +992,7 @@ mod exercises {
         let refund = cause_chain(&guard, &ada(4));
         let second_refusal = cause_chain(&guard, &tx(7));
         let unknown = cause_chain(&guard, &tx(99));
+        let a_command = cause_chain(&guard, &step(Step::Refund));
 
         // then
         let submission = MessageId::Command(CommandKey::Client(id("tx-1")));
@@ -1015,6 +1016,7 @@ mod exercises {
         assert_eq!(refund, Ok(expected.clone()));
         assert_eq!(second_refusal, Ok(expected[4..].to_vec()));
         assert_eq!(unknown, Err(ChainError::UnknownEvent(tx(99))));
+        assert_eq!(a_command, Err(ChainError::UnknownEvent(step(Step::Refund))));
         assert_eq!(
             transfer_events(&store, "tx-1")[5],
             TransferEvent::CommandIssued { step: Step::Credit }
