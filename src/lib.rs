@@ -19,6 +19,7 @@
 //! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
 //! | 10 | [`l10_versioning`] | events to bytes and back, strictly; upcasting v1→v2→v3 on read, one-to-many too; versioned snapshots | `cargo run --example l10_versioning` |
 //! | 11 | [`l11_subscriptions`] | the notification log; catch-up then live; checkpoints committed with the view; reactors apart from projections; failed subscriptions; gaps and the high-water mark | `cargo run --example l11_subscriptions` |
+//! | 12 | [`l12_workflows`] | a transfer as a process manager in its own stream; compensation; timeouts on an injected clock; correlation and causation; one thread or many | `cargo run --example l12_workflows` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson module (its file, or its
@@ -40,6 +41,7 @@ pub mod l08_concurrency;
 pub mod l09_snapshots;
 pub mod l10_versioning;
 pub mod l11_subscriptions;
+pub mod l12_workflows;
 
 pub mod exercises;
 
@@ -71,6 +73,8 @@ mod book {
     mod l10_versioning {}
     #[doc = include_str!("../book/src/l11_subscriptions.md")]
     mod l11_subscriptions {}
+    #[doc = include_str!("../book/src/l12_workflows.md")]
+    mod l12_workflows {}
     #[doc = include_str!("../book/src/appendix_glossary.md")]
     mod appendix_glossary {}
     #[doc = include_str!("../book/src/appendix_laws.md")]

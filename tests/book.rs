@@ -41,6 +41,7 @@ examples! {
     l09_snapshots => "../examples/l09_snapshots.rs",
     l10_versioning => "../examples/l10_versioning.rs",
     l11_subscriptions => "../examples/l11_subscriptions.rs",
+    l12_workflows => "../examples/l12_workflows.rs",
 }
 
 /// The progress view, `cargo run --example exercises`, is the one example

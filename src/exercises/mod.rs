@@ -42,3 +42,5 @@ pub mod l09_snapshots;
 pub mod l10_versioning;
 #[cfg_attr(feature = "solutions", path = "../solutions/l11_subscriptions.rs")]
 pub mod l11_subscriptions;
+#[cfg_attr(feature = "solutions", path = "../solutions/l12_workflows.rs")]
+pub mod l12_workflows;

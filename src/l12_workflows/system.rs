@@ -1,0 +1,533 @@
+//! The whole system: accounts, transfers and a notifications reactor, run
+//! on one thread or on several, and what it leaves behind: final state,
+//! money moved per transfer, and the causal tree of one transfer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Barrier, PoisonError};
+use std::thread;
+
+use super::account::{
+    AccountCommand, AccountEvent, AccountState, Cents, CommandError, execute, load,
+};
+use super::store::{
+    AccountId, CommandId, CommandKey, Event, EventStore, MessageId, Metadata, Position,
+    RecordedEvent, SharedStore, Step, StreamId, Timestamp,
+};
+use super::transfer::{
+    DriveError, ManualClock, ProcessManager, SubmitError, TRANSFER_TIMEOUT, Transfer,
+    TransferEvent, TransferOutcome, TransferState, evolve, load_transfer, submit,
+};
+
+// ANCHOR: notifier
+/// A message to a customer about one of their transfers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The account whose owner is told: the transfer's source.
+    pub to: AccountId,
+    /// What they are told.
+    pub text: String,
+    /// The transfer's id, and the event that finished it.
+    pub metadata: Metadata,
+}
+
+/// A reactor: it follows the log from its own checkpoint and tells the
+/// source's owner how each transfer ended, once per transfer. It keeps the
+/// transfers' states itself (a small projection of their events), and
+/// what it sent is keyed by transfer, so a delivery twice sends nothing new.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    checkpoint: Position,
+    transfers: HashMap<CommandId, TransferState>,
+    /// What was sent, by transfer.
+    pub sent: BTreeMap<CommandId, Notification>,
+}
+
+impl Notifier {
+    /// Reads every event after the checkpoint and notifies the transfers
+    /// that finished. Returns how many notifications it sent.
+    ///
+    /// # Errors
+    ///
+    /// [`DriveError::StorePoisoned`] when the lock is poisoned.
+    pub fn catch_up(&mut self, store: &SharedStore) -> Result<usize, DriveError> {
+        let store = store.read().map_err(|_| DriveError::StorePoisoned)?;
+        let mut sent = 0;
+        for recorded in store.read_all(self.checkpoint) {
+            self.checkpoint = recorded.position;
+            let (StreamId::Transfer(id), Event::Transfer(event)) =
+                (&recorded.stream, &recorded.event)
+            else {
+                continue;
+            };
+            let state = self
+                .transfers
+                .remove(id)
+                .unwrap_or(TransferState::NotRequested);
+            let state = evolve(state, event);
+            if let TransferState::Finished { transfer, outcome } = &state
+                && !self.sent.contains_key(id)
+            {
+                let notification = Notification {
+                    to: transfer.from.clone(),
+                    text: format!(
+                        "your transfer {id} of {} to {}: {outcome}",
+                        transfer.amount, transfer.to
+                    ),
+                    metadata: Metadata {
+                        correlation: recorded.metadata.correlation.clone(),
+                        causation: recorded.id(),
+                    },
+                };
+                self.sent.insert(id.clone(), notification);
+                sent += 1;
+            }
+            self.transfers.insert(id.clone(), state);
+        }
+        Ok(sent)
+    }
+}
+// ANCHOR_END: notifier
+
+/// What the clients do: set up accounts, then submit transfers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// When the run starts.
+    pub start: Timestamp,
+    /// Commands per account, run in order for each account.
+    pub accounts: Vec<(AccountId, Vec<(CommandId, AccountCommand)>)>,
+    /// Transfers, each submitted twice (a client retry).
+    pub transfers: Vec<(CommandId, Transfer)>,
+}
+
+/// What a run leaves behind, in a form two runs can be compared in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalState {
+    /// Every account named in the scenario.
+    pub accounts: BTreeMap<AccountId, AccountState>,
+    /// Every transfer.
+    pub transfers: BTreeMap<CommandId, TransferState>,
+    /// What each transfer's source owner was told.
+    pub notifications: BTreeMap<CommandId, String>,
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// A setup command failed.
+    Setup(CommandError),
+    /// A transfer could not be submitted.
+    Submit(SubmitError),
+    /// The process manager or the reactor stopped.
+    Drive(DriveError),
+    /// A thread of the run panicked.
+    ThreadPanicked,
+}
+
+// ANCHOR: run_sync
+/// Runs `scenario` on the calling thread: the setup, every transfer
+/// submitted twice, the process manager until it is idle, the clock moved
+/// past every deadline, the process manager again, and the reactor.
+///
+/// # Errors
+///
+/// The first [`RunError`].
+pub fn run_on_one_thread(scenario: &Scenario) -> Result<(SharedStore, FinalState), RunError> {
+    let store = SharedStore::default();
+    let clock = ManualClock::new(scenario.start);
+    for (account, commands) in &scenario.accounts {
+        for (id, command) in commands {
+            execute(&store, account, command, id).map_err(RunError::Setup)?;
+        }
+    }
+    let mut notifier = Notifier::default();
+    let mut manager = ProcessManager::new(&store, &clock);
+    for _retry in 0..2 {
+        for (id, transfer) in &scenario.transfers {
+            submit(&store, &clock, id, transfer).map_err(RunError::Submit)?;
+        }
+    }
+    manager.run_until_idle().map_err(RunError::Drive)?;
+    clock.advance(TRANSFER_TIMEOUT);
+    manager.run_until_idle().map_err(RunError::Drive)?;
+    notifier.catch_up(&store).map_err(RunError::Drive)?;
+    let state = final_state(&store, scenario, &notifier)?;
+    Ok((store, state))
+}
+// ANCHOR_END: run_sync
+
+// ANCHOR: run_threads
+/// Runs `scenario` on threads: one per account for the setup; then two
+/// client threads that each submit every transfer (in opposite orders),
+/// racing `drivers` process-manager threads that all drive all transfers,
+/// and a reactor thread; then the clock moves past every deadline and the
+/// drivers and the reactor run again. Every group starts at a barrier.
+///
+/// # Errors
+///
+/// The first [`RunError`]; a panicked thread is reported as such.
+pub fn run_on_threads(
+    scenario: &Scenario,
+    drivers: usize,
+) -> Result<(SharedStore, FinalState), RunError> {
+    let store = SharedStore::default();
+    let clock = ManualClock::new(scenario.start);
+    let setup = Barrier::new(scenario.accounts.len());
+    thread::scope(|s| {
+        let handles: Vec<_> = (scenario.accounts.iter())
+            .map(|(account, commands)| {
+                let (store, setup) = (&store, &setup);
+                s.spawn(move || {
+                    setup.wait();
+                    for (id, command) in commands {
+                        execute(store, account, command, id)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        join_all(handles, RunError::Setup)
+    })?;
+    let mut notifier = Notifier::default();
+    for phase in 0..2 {
+        if phase == 1 {
+            clock.advance(TRANSFER_TIMEOUT);
+        }
+        let clients = if phase == 0 { 2 } else { 0 };
+        let clients_done = AtomicBool::new(clients == 0);
+        let drivers_done = AtomicBool::new(false);
+        let start = Barrier::new(clients + drivers + 1);
+        thread::scope(|s| {
+            let submitted: Vec<_> = (0..clients)
+                .map(|client| {
+                    let (store, clock, start) = (&store, &clock, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        let mut order: Vec<_> = scenario.transfers.iter().collect();
+                        if client == 1 {
+                            order.reverse();
+                        }
+                        for (id, transfer) in order {
+                            submit(store, clock, id, transfer)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            let driven: Vec<_> = (0..drivers)
+                .map(|_| {
+                    let (store, clock, start, done) = (&store, &clock, &start, &clients_done);
+                    s.spawn(move || {
+                        let mut manager = ProcessManager::new(store, clock);
+                        start.wait();
+                        drive_until_quiet(&mut manager, done)
+                    })
+                })
+                .collect();
+            let reactor = s.spawn(|| {
+                start.wait();
+                while !drivers_done.load(Ordering::SeqCst) {
+                    if notifier.catch_up(&store)? == 0 {
+                        thread::yield_now();
+                    }
+                }
+                notifier.catch_up(&store).map(|_| ())
+            });
+            let submitted = join_all(submitted, RunError::Submit);
+            clients_done.store(true, Ordering::SeqCst);
+            let driven = join_all(driven, RunError::Drive);
+            drivers_done.store(true, Ordering::SeqCst);
+            let reacted = join_all(vec![reactor], RunError::Drive);
+            submitted.and(driven).and(reacted)
+        })?;
+    }
+    let state = final_state(&store, scenario, &notifier)?;
+    Ok((store, state))
+}
+
+/// Ticks until a tick that began after the clients finished writes nothing.
+/// Another driver may still be finishing a step then; it keeps going until
+/// its own tick is quiet.
+fn drive_until_quiet(
+    manager: &mut ProcessManager<'_, ManualClock>,
+    clients_done: &AtomicBool,
+) -> Result<(), DriveError> {
+    loop {
+        let no_more_transfers = clients_done.load(Ordering::SeqCst);
+        let writes = manager.tick()?;
+        if writes == 0 {
+            if no_more_transfers {
+                return Ok(());
+            }
+            thread::yield_now();
+        }
+    }
+}
+// ANCHOR_END: run_threads
+
+/// Joins every thread, and returns the first error: a panic, or what a
+/// thread returned.
+fn join_all<E>(
+    handles: Vec<thread::ScopedJoinHandle<'_, Result<(), E>>>,
+    wrap: fn(E) -> RunError,
+) -> Result<(), RunError> {
+    let mut first = Ok(());
+    for handle in handles {
+        let result = match handle.join() {
+            Ok(result) => result.map_err(wrap),
+            Err(_) => Err(RunError::ThreadPanicked),
+        };
+        first = first.and(result);
+    }
+    first
+}
+
+fn final_state(
+    store: &SharedStore,
+    scenario: &Scenario,
+    notifier: &Notifier,
+) -> Result<FinalState, RunError> {
+    let store = store
+        .read()
+        .map_err(|_: PoisonError<_>| RunError::Drive(DriveError::StorePoisoned))?;
+    let mut accounts = BTreeMap::new();
+    let named = scenario.transfers.iter().map(|(_, t)| &t.to);
+    for account in scenario.accounts.iter().map(|(a, _)| a).chain(named) {
+        accounts.insert(account.clone(), load(&store, account).0);
+    }
+    let transfers = (scenario.transfers.iter())
+        .map(|(id, _)| (id.clone(), load_transfer(&store, id).state))
+        .collect();
+    let notifications = (notifier.sent.iter())
+        .map(|(id, n)| (id.clone(), format!("to {}: {}", n.to, n.text)))
+        .collect();
+    Ok(FinalState {
+        accounts,
+        transfers,
+        notifications,
+    })
+}
+
+// ANCHOR: movements
+/// The money one transfer moved, read from the accounts' streams by the
+/// keys of its steps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Movements {
+    /// Withdrawn from the source by the debit step.
+    pub debited: Cents,
+    /// Deposited into the destination by the credit step.
+    pub credited: Cents,
+    /// Paid back into the source by the refund step.
+    pub refunded: Cents,
+}
+
+impl Movements {
+    /// The money that left the source and has not arrived anywhere yet.
+    pub fn held(&self) -> i128 {
+        i128::from(self.debited.0) - i128::from(self.credited.0) - i128::from(self.refunded.0)
+    }
+}
+
+/// What every transfer moved, from one pass over the log.
+pub fn movements(store: &EventStore) -> BTreeMap<CommandId, Movements> {
+    let mut moved: BTreeMap<CommandId, Movements> = BTreeMap::new();
+    for recorded in store.read_all(Position(0)) {
+        let MessageId::Command(CommandKey::Transfer(id, step)) = &recorded.metadata.causation
+        else {
+            continue;
+        };
+        let entry = moved.entry(id.clone()).or_default();
+        let slot = match step {
+            Step::Debit => &mut entry.debited,
+            Step::Credit => &mut entry.credited,
+            Step::Refund => &mut entry.refunded,
+        };
+        if let Event::Account(
+            AccountEvent::MoneyDeposited { amount } | AccountEvent::MoneyWithdrawn { amount },
+        ) = &recorded.event
+        {
+            slot.0 += amount.0;
+        }
+    }
+    moved
+}
+
+/// Whether each transfer moved exactly what its state says: a transfer
+/// that completed moved its amount once, from source to destination; one
+/// refunded took it and gave it back; one that ended with nothing moved
+/// moved nothing; one still under way or needing attention holds at most
+/// its amount. Returns the transfers that break this.
+pub fn money_not_conserved(store: &EventStore) -> Vec<CommandId> {
+    let moved = movements(store);
+    let mut broken = Vec::new();
+    for recorded in store.read_all(Position(0)) {
+        let (StreamId::Transfer(id), Event::Transfer(TransferEvent::TransferRequested { .. })) =
+            (&recorded.stream, &recorded.event)
+        else {
+            continue;
+        };
+        let m = moved.get(id).copied().unwrap_or_default();
+        let (state, zero) = (load_transfer(store, id).state, Cents(0));
+        let holds = match &state {
+            TransferState::Finished { transfer, outcome } => {
+                let amount = transfer.amount;
+                match outcome {
+                    TransferOutcome::Completed => {
+                        m == Movements {
+                            debited: amount,
+                            credited: amount,
+                            refunded: zero,
+                        }
+                    }
+                    TransferOutcome::Refunded => {
+                        m == Movements {
+                            debited: amount,
+                            credited: zero,
+                            refunded: amount,
+                        }
+                    }
+                    TransferOutcome::NeedsAttention(_) => {
+                        m == Movements {
+                            debited: amount,
+                            credited: zero,
+                            refunded: zero,
+                        }
+                    }
+                    _ => m == Movements::default(),
+                }
+            }
+            TransferState::Active { transfer, .. } => {
+                m.debited <= transfer.amount
+                    && (0..=i128::from(transfer.amount.0)).contains(&m.held())
+            }
+            TransferState::NotRequested => false,
+        };
+        if !holds {
+            broken.push(id.clone());
+        }
+    }
+    broken
+}
+// ANCHOR_END: movements
+
+// ANCHOR: tree
+/// The causal tree of one story: every event whose correlation is `id`,
+/// each under the message that caused it, and the notifications under the
+/// events that caused them. A command a transfer issued appears under the
+/// `CommandIssued` event that claimed it.
+pub fn causal_tree(store: &EventStore, notifications: &Notifier, id: &CommandId) -> Vec<String> {
+    let mut children: BTreeMap<Node, Vec<(Node, String)>> = BTreeMap::new();
+    let mut issued: HashMap<Step, MessageId> = HashMap::new();
+    let root = Node::Message(MessageId::Command(CommandKey::Client(id.clone())));
+    let events = store.read_all(Position(0)).iter();
+    for recorded in events.filter(|r| &r.metadata.correlation == id) {
+        let parent = match &recorded.metadata.causation {
+            MessageId::Command(CommandKey::Transfer(_, step)) => {
+                Node::Sent(issued.get(step).cloned().unwrap_or(recorded.id()))
+            }
+            cause => Node::Message(cause.clone()),
+        };
+        let node = Node::Message(recorded.id());
+        children
+            .entry(parent)
+            .or_default()
+            .push((node.clone(), describe(recorded)));
+        if let Event::Transfer(TransferEvent::CommandIssued { step }) = &recorded.event {
+            issued.insert(*step, recorded.id());
+            let sent = Node::Sent(recorded.id());
+            let line = format!("command {}", CommandKey::Transfer(id.clone(), *step));
+            children.entry(node).or_default().push((sent, line));
+        }
+    }
+    if let Some(notification) = notifications.sent.get(id) {
+        let parent = Node::Message(notification.metadata.causation.clone());
+        let line = format!("notification to {}: {}", notification.to, notification.text);
+        children
+            .entry(parent)
+            .or_default()
+            .push((Node::Notified, line));
+    }
+    let mut lines = vec![format!("command {id} (submitted by a client)")];
+    print_children(&children, &root, "", &mut lines);
+    lines
+}
+
+/// A node of the tree: a recorded message, a command a transfer sent from
+/// the `CommandIssued` event named, or a notification.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Node {
+    Message(MessageId),
+    Sent(MessageId),
+    Notified,
+}
+
+fn print_children(
+    children: &BTreeMap<Node, Vec<(Node, String)>>,
+    node: &Node,
+    indent: &str,
+    lines: &mut Vec<String>,
+) {
+    let Some(below) = children.get(node) else {
+        return;
+    };
+    for (index, (child, line)) in below.iter().enumerate() {
+        let last = index + 1 == below.len();
+        lines.push(format!(
+            "{indent}{}{line}",
+            if last { "└─ " } else { "├─ " }
+        ));
+        let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
+        print_children(children, child, &deeper, lines);
+    }
+}
+
+fn describe(recorded: &RecordedEvent) -> String {
+    let what = match &recorded.event {
+        Event::Account(AccountEvent::AccountOpened { owner, .. }) => {
+            format!("AccountOpened for {owner}")
+        }
+        Event::Account(AccountEvent::MoneyDeposited { amount }) => {
+            format!("MoneyDeposited {amount}")
+        }
+        Event::Account(AccountEvent::MoneyWithdrawn { amount }) => {
+            format!("MoneyWithdrawn {amount}")
+        }
+        Event::Account(AccountEvent::AccountClosed) => "AccountClosed".to_string(),
+        Event::Transfer(event) => event.to_string(),
+    };
+    format!("{} {}: {what}", recorded.stream, recorded.version)
+}
+// ANCHOR_END: tree
+
+impl fmt::Display for TransferEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransferEvent::TransferRequested { transfer, deadline } => write!(
+                f,
+                "TransferRequested {} from {} to {}, deadline {}",
+                transfer.amount, transfer.from, transfer.to, deadline.0
+            ),
+            TransferEvent::CommandIssued { step } => write!(f, "CommandIssued {step}"),
+            TransferEvent::StepSucceeded { step } => write!(f, "StepSucceeded {step}"),
+            TransferEvent::StepRefused { step, refusal, at } => {
+                write!(f, "StepRefused {step} at {}: {refusal}", at.0)
+            }
+            TransferEvent::TransferTimedOut { at } => write!(f, "TransferTimedOut at {}", at.0),
+            TransferEvent::TransferCancelled => f.write_str("TransferCancelled"),
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Setup(error) => write!(f, "a setup command failed: {error}"),
+            RunError::Submit(error) => write!(f, "a submission failed: {error}"),
+            RunError::Drive(error) => write!(f, "the process manager stopped: {error}"),
+            RunError::ThreadPanicked => f.write_str("a thread of the run panicked"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}

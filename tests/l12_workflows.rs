@@ -1,0 +1,1162 @@
+//! Tests for lesson 12 — workflows, then its exercises.
+
+use std::sync::Barrier;
+use std::thread;
+
+use pretty_assertions::assert_eq;
+
+use es_workbook::l12_workflows::{
+    AccountCommand, AccountError, AccountEvent, AccountId, AccountState, Cents, Clock,
+    CommandError, CommandId, CommandKey, DriveError, Event, EventStore, ManualClock, MessageId,
+    Movements, Notifier, ProcessManager, RETRY_AFTER, Refusal, Scenario, SharedStore, Step,
+    StreamId, SubmitError, Submitted, TRANSFER_TIMEOUT, Timestamp, Transfer, TransferEvent,
+    TransferOutcome, TransferState, Version, causal_tree, execute, load, load_transfer,
+    money_not_conserved, movements, run_on_one_thread, run_on_threads, submit,
+};
+
+const START: Timestamp = Timestamp(1_000);
+
+fn account(id: &str) -> AccountId {
+    AccountId::new(id)
+}
+
+fn id(id: &str) -> CommandId {
+    CommandId::new(id)
+}
+
+fn transfer(from: &str, to: &str, cents: u64) -> Transfer {
+    Transfer {
+        from: account(from),
+        to: account(to),
+        amount: Cents(cents),
+    }
+}
+
+fn open(store: &SharedStore, name: &str, cents: u64) {
+    let owner = AccountCommand::OpenAccount {
+        owner: name.into(),
+        email: format!("{name}@example.com"),
+    };
+    execute(store, &account(name), &owner, &id(&format!("open {name}"))).expect("opens");
+    if cents > 0 {
+        let deposit = AccountCommand::DepositMoney {
+            amount: Cents(cents),
+        };
+        execute(
+            store,
+            &account(name),
+            &deposit,
+            &id(&format!("fund {name}")),
+        )
+        .expect("funds");
+    }
+}
+
+fn close(store: &SharedStore, name: &str) {
+    let command = AccountCommand::CloseAccount;
+    execute(
+        store,
+        &account(name),
+        &command,
+        &id(&format!("close {name}")),
+    )
+    .expect("closes");
+}
+
+fn balance(store: &SharedStore, name: &str) -> Option<Cents> {
+    match load(&store.read().expect("not poisoned"), &account(name)).0 {
+        AccountState::Open { balance } => Some(balance),
+        _ => None,
+    }
+}
+
+fn state(store: &SharedStore, tx: &str) -> TransferState {
+    load_transfer(&store.read().expect("not poisoned"), &id(tx)).state
+}
+
+fn outcome(store: &SharedStore, tx: &str) -> Option<TransferOutcome> {
+    match state(store, tx) {
+        TransferState::Finished { outcome, .. } => Some(outcome),
+        _ => None,
+    }
+}
+
+fn moved(store: &SharedStore, tx: &str) -> Movements {
+    let store = store.read().expect("not poisoned");
+    movements(&store).get(&id(tx)).copied().unwrap_or_default()
+}
+
+fn conserved(store: &SharedStore) -> Vec<CommandId> {
+    money_not_conserved(&store.read().expect("not poisoned"))
+}
+
+fn transfer_events(store: &SharedStore, tx: &str) -> Vec<TransferEvent> {
+    let store = store.read().expect("not poisoned");
+    (store.read_stream(&StreamId::Transfer(id(tx))).into_iter())
+        .filter_map(|r| match &r.event {
+            Event::Transfer(event) => Some(event.clone()),
+            Event::Account(_) => None,
+        })
+        .collect()
+}
+
+fn account_events(store: &SharedStore, name: &str) -> Vec<AccountEvent> {
+    let store = store.read().expect("not poisoned");
+    (store
+        .read_stream(&StreamId::Account(account(name)))
+        .into_iter())
+    .filter_map(|r| match &r.event {
+        Event::Account(event) => Some(event.clone()),
+        Event::Transfer(_) => None,
+    })
+    .collect()
+}
+
+fn moved_once(cents: u64) -> Movements {
+    Movements {
+        debited: Cents(cents),
+        credited: Cents(cents),
+        refunded: Cents(0),
+    }
+}
+
+fn moved_back(cents: u64) -> Movements {
+    Movements {
+        debited: Cents(cents),
+        credited: Cents(0),
+        refunded: Cents(cents),
+    }
+}
+
+// ANCHOR: twice_test
+#[test]
+fn a_transfer_submitted_twice_is_claimed_once_and_moves_the_money_once() {
+    // given
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 10_000);
+    open(&store, "grace", 0);
+    let tx = transfer("ada", "grace", 30_00);
+
+    // when: the client sends it, the system runs, and the client sends it again
+    let first = submit(&store, &clock, &id("tx-1"), &tx);
+    ProcessManager::new(&store, &clock)
+        .run_until_idle()
+        .expect("runs");
+    let second = submit(&store, &clock, &id("tx-1"), &tx);
+    ProcessManager::new(&store, &clock)
+        .run_until_idle()
+        .expect("runs");
+
+    // then
+    assert_eq!(first, Ok(Submitted::Accepted));
+    assert_eq!(second, Ok(Submitted::AlreadySubmitted));
+    assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Completed));
+    assert_eq!(moved(&store, "tx-1"), moved_once(30_00));
+    assert_eq!(
+        (balance(&store, "ada"), balance(&store, "grace")),
+        (Some(Cents(70_00)), Some(Cents(30_00)))
+    );
+    let requested = transfer_events(&store, "tx-1")
+        .into_iter()
+        .filter(|e| matches!(e, TransferEvent::TransferRequested { .. }))
+        .count();
+    assert_eq!(requested, 1);
+}
+// ANCHOR_END: twice_test
+
+// ANCHOR: race_test
+#[test]
+fn retries_racing_on_threads_claim_the_transfer_once_and_conserve_money() {
+    for round in 0..200 {
+        // given: three copies of one submission, each followed by its own
+        // driver, released together
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 10_000);
+        open(&store, "grace", 0);
+        let tx = transfer("ada", "grace", 30_00);
+        let start = Barrier::new(3);
+
+        // when
+        let answers: Vec<Result<Submitted, SubmitError>> = thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        let answer = submit(&store, &clock, &id("tx-1"), &tx);
+                        let mut manager = ProcessManager::new(&store, &clock);
+                        manager.run_until_idle().expect("no driver fails");
+                        answer
+                    })
+                })
+                .collect();
+            (handles.into_iter())
+                .map(|h| h.join().expect("no thread panics"))
+                .collect()
+        });
+
+        // then
+        let accepted = answers.iter().filter(|a| **a == Ok(Submitted::Accepted));
+        let repeated = answers
+            .iter()
+            .filter(|a| **a == Ok(Submitted::AlreadySubmitted));
+        assert_eq!(
+            (accepted.count(), repeated.count()),
+            (1, 2),
+            "round {round}"
+        );
+        assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Completed));
+        assert_eq!(moved(&store, "tx-1"), moved_once(30_00), "round {round}");
+        assert_eq!(
+            (balance(&store, "ada"), balance(&store, "grace")),
+            (Some(Cents(70_00)), Some(Cents(30_00))),
+            "round {round}"
+        );
+        assert_eq!(conserved(&store), Vec::<CommandId>::new());
+    }
+}
+// ANCHOR_END: race_test
+
+#[test]
+fn an_id_reused_for_another_transfer_or_command_is_refused_and_moves_nothing() {
+    // given: tx-1 is under way, and a client used "dep-9" for a deposit
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 10_000);
+    open(&store, "grace", 0);
+    open(&store, "linus", 0);
+    submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "grace", 30_00),
+    )
+    .expect("submits");
+    let deposit = AccountCommand::DepositMoney { amount: Cents(1) };
+    execute(&store, &account("grace"), &deposit, &id("dep-9")).expect("deposits");
+
+    // when
+    let other_amount = submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "grace", 99_00),
+    );
+    let other_destination = submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "linus", 30_00),
+    );
+    let other_source = submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("grace", "linus", 30_00),
+    );
+    let a_deposits_id = submit(
+        &store,
+        &clock,
+        &id("dep-9"),
+        &transfer("ada", "linus", 5_00),
+    );
+    let a_transfers_id = execute(&store, &account("ada"), &deposit, &id("tx-1"));
+    ProcessManager::new(&store, &clock)
+        .run_until_idle()
+        .expect("runs");
+
+    // then
+    let reused = |tx: &str| Err(SubmitError::IdReused { id: id(tx) });
+    assert_eq!(other_amount, reused("tx-1"));
+    assert_eq!(other_destination, reused("tx-1"));
+    assert_eq!(other_source, reused("tx-1"));
+    assert_eq!(a_deposits_id, reused("dep-9"));
+    assert_eq!(
+        a_transfers_id,
+        Err(CommandError::IdempotencyKeyReused {
+            key: CommandKey::Client(id("tx-1"))
+        })
+    );
+    assert_eq!(state(&store, "dep-9"), TransferState::NotRequested);
+    assert_eq!(moved(&store, "tx-1"), moved_once(30_00));
+    assert_eq!(
+        [
+            balance(&store, "ada"),
+            balance(&store, "grace"),
+            balance(&store, "linus")
+        ],
+        [Some(Cents(70_00)), Some(Cents(30_01)), Some(Cents(0))]
+    );
+    assert_eq!(
+        submit(&store, &clock, &id("tx-2"), &transfer("ada", "ada", 1)),
+        Err(SubmitError::SameAccount)
+    );
+    assert_eq!(
+        submit(&store, &clock, &id("tx-2"), &transfer("ada", "grace", 0)),
+        Err(SubmitError::ZeroAmount)
+    );
+}
+
+#[test]
+fn a_client_id_spelled_like_a_step_cannot_take_the_place_of_the_transfers_own_commands() {
+    // given: before tx-1 exists, a client withdraws under ids that look
+    // like its steps
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 10_000);
+    open(&store, "grace", 0);
+    let withdraw = AccountCommand::WithdrawMoney {
+        amount: Cents(30_00),
+    };
+    for lookalike in ["tx-1 (debit step)", "tx-1/debit", "tx-1:Debit"] {
+        execute(&store, &account("ada"), &withdraw, &id(lookalike)).expect("a client withdrawal");
+    }
+
+    // when
+    submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "grace", 10_00),
+    )
+    .expect("submits");
+    ProcessManager::new(&store, &clock)
+        .run_until_idle()
+        .expect("runs");
+
+    // then: the transfer made its own debit; nothing was skipped
+    assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Completed));
+    assert_eq!(moved(&store, "tx-1"), moved_once(10_00));
+    assert_eq!(
+        (balance(&store, "ada"), balance(&store, "grace")),
+        (Some(Cents(0)), Some(Cents(10_00)))
+    );
+}
+
+/// The stories the stop test runs: a transfer that completes, one refunded
+/// because the destination is closed, one refunded after it timed out, and
+/// one whose debit is refused.
+fn story(path: &str) -> (SharedStore, Transfer) {
+    let store = SharedStore::default();
+    open(&store, "ada", 50_00);
+    open(&store, "grace", 0);
+    open(&store, "linus", 0);
+    close(&store, "linus");
+    let tx = match path {
+        "completes" => transfer("ada", "grace", 30_00),
+        "destination closed" => transfer("ada", "linus", 30_00),
+        "times out" => transfer("ada", "nobody", 30_00),
+        _ => transfer("ada", "grace", 80_00),
+    };
+    (store, tx)
+}
+
+/// Runs the process manager as the example does: until idle, then past the
+/// deadline, until idle. `manager` may be told to stop; the returned flag
+/// says whether the clock had moved when it stopped.
+fn drive(
+    manager: &mut ProcessManager<'_, ManualClock>,
+    clock: &ManualClock,
+    moved_clock: &mut bool,
+) -> Result<(), DriveError> {
+    if !*moved_clock {
+        manager.run_until_idle()?;
+        clock.advance(TRANSFER_TIMEOUT);
+        *moved_clock = true;
+    }
+    manager.run_until_idle()
+}
+
+// ANCHOR: stop_test
+#[test]
+fn a_stop_between_any_two_writes_is_resumed_from_the_transfers_stream_and_finishes_the_same() {
+    for path in [
+        "completes",
+        "destination closed",
+        "times out",
+        "debit refused",
+    ] {
+        // given: the run without a stop
+        let (reference, tx) = story(path);
+        let clock = ManualClock::new(START);
+        submit(&reference, &clock, &id("tx-1"), &tx).expect("submits");
+        drive(
+            &mut ProcessManager::new(&reference, &clock),
+            &clock,
+            &mut false,
+        )
+        .expect("runs");
+        let expected = (state(&reference, "tx-1"), account_events(&reference, "ada"));
+
+        let mut stops = 0;
+        for writes in 0.. {
+            let (store, tx) = story(path);
+            let clock = ManualClock::new(START);
+            submit(&store, &clock, &id("tx-1"), &tx).expect("submits");
+            let mut moved_clock = false;
+
+            // when: the process stops before write number `writes + 1`,
+            // and a new one starts, recovers and carries on
+            let stopped = {
+                let mut manager = ProcessManager::new(&store, &clock).stop_after(writes);
+                drive(&mut manager, &clock, &mut moved_clock)
+            };
+            if stopped.is_ok() {
+                break;
+            }
+            assert_eq!(stopped, Err(DriveError::Stopped));
+            stops += 1;
+            let mut restarted = ProcessManager::new(&store, &clock);
+            restarted.recover().expect("recovers");
+            drive(&mut restarted, &clock, &mut moved_clock).expect("finishes");
+
+            // then
+            let reached = (state(&store, "tx-1"), account_events(&store, "ada"));
+            assert_eq!(reached, expected, "{path}, stopped after {writes} writes");
+            assert_eq!(conserved(&store), Vec::<CommandId>::new(), "{path}");
+        }
+        // every stop point was visited: three writes (claim, command,
+        // outcome) per step tried, and one for a timeout
+        let expected_stops = match path {
+            "completes" => 6,
+            "destination closed" => 9,
+            "times out" => 10,
+            _ => 3,
+        };
+        assert_eq!(stops, expected_stops, "{path}");
+    }
+}
+// ANCHOR_END: stop_test
+
+#[test]
+fn a_closed_destination_is_compensated_by_a_refund_and_the_history_keeps_both_facts() {
+    // given
+    let (store, tx) = story("destination closed");
+    let clock = ManualClock::new(START);
+
+    // when
+    submit(&store, &clock, &id("tx-1"), &tx).expect("submits");
+    ProcessManager::new(&store, &clock)
+        .run_until_idle()
+        .expect("runs");
+
+    // then: no time had to pass: a closed account never takes a deposit
+    assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Refunded));
+    assert_eq!(moved(&store, "tx-1"), moved_back(30_00));
+    assert_eq!(
+        account_events(&store, "ada")[2..],
+        [
+            AccountEvent::MoneyWithdrawn {
+                amount: Cents(30_00)
+            },
+            AccountEvent::MoneyDeposited {
+                amount: Cents(30_00)
+            },
+        ]
+    );
+    let refused = TransferEvent::StepRefused {
+        step: Step::Credit,
+        refusal: Refusal::Rejected(AccountError::Closed),
+        at: START,
+    };
+    assert!(transfer_events(&store, "tx-1").contains(&refused));
+}
+
+#[test]
+fn a_credit_to_an_account_not_open_yet_is_retried_on_the_injected_clock_until_the_deadline() {
+    // given: a transfer to an account nobody has opened yet
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 50_00);
+    submit(&store, &clock, &id("tx-1"), &transfer("ada", "late", 10_00)).expect("submits");
+    submit(
+        &store,
+        &clock,
+        &id("tx-2"),
+        &transfer("ada", "never", 10_00),
+    )
+    .expect("submits");
+    let mut manager = ProcessManager::new(&store, &clock);
+    manager.run_until_idle().expect("runs");
+    let waiting = transfer_events(&store, "tx-1").len();
+
+    // when: just before the retry time nothing happens
+    clock.advance(RETRY_AFTER - 1);
+    let early = manager.tick().expect("ticks");
+
+    // then
+    assert_eq!(early, 0);
+    assert_eq!(transfer_events(&store, "tx-1").len(), waiting);
+
+    // when: "late" opens, and the retry time comes
+    open(&store, "late", 0);
+    clock.advance(1);
+    manager.run_until_idle().expect("runs");
+
+    // then: tx-1 completes on its retry; tx-2 tried again and waits on
+    assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Completed));
+    assert_eq!(outcome(&store, "tx-2"), None);
+    assert_eq!(moved(&store, "tx-2").debited, Cents(10_00));
+
+    // when: the deadline comes
+    clock.advance(TRANSFER_TIMEOUT - RETRY_AFTER);
+    manager.run_until_idle().expect("runs");
+
+    // then
+    assert_eq!(outcome(&store, "tx-2"), Some(TransferOutcome::Refunded));
+    assert_eq!(moved(&store, "tx-2"), moved_back(10_00));
+    let timed_out = TransferEvent::TransferTimedOut {
+        at: Timestamp(START.0 + TRANSFER_TIMEOUT),
+    };
+    assert!(transfer_events(&store, "tx-2").contains(&timed_out));
+    assert_eq!(balance(&store, "ada"), Some(Cents(40_00)));
+}
+
+#[test]
+fn a_transfer_not_debited_by_its_deadline_expires_and_moves_nothing() {
+    // given: the system was down while the deadline passed
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 50_00);
+    open(&store, "grace", 0);
+    submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "grace", 10_00),
+    )
+    .expect("submits");
+    clock.advance(TRANSFER_TIMEOUT);
+
+    // when
+    ProcessManager::new(&store, &clock)
+        .recover()
+        .expect("recovers");
+
+    // then
+    assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Expired));
+    assert_eq!(moved(&store, "tx-1"), Movements::default());
+    assert_eq!(balance(&store, "ada"), Some(Cents(50_00)));
+}
+
+#[test]
+fn a_step_another_driver_issued_is_left_to_it_and_not_even_timed_out() {
+    // given: driver A claimed the debit, then stopped before sending it
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 50_00);
+    open(&store, "grace", 0);
+    submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "grace", 10_00),
+    )
+    .expect("submits");
+    let stopped = ProcessManager::new(&store, &clock)
+        .stop_after(1)
+        .run_until_idle();
+    let claimed = transfer_events(&store, "tx-1");
+
+    // when: driver B runs, even past the deadline
+    let mut other = ProcessManager::new(&store, &clock);
+    let before = other.tick().expect("ticks");
+    clock.advance(TRANSFER_TIMEOUT);
+    let after = other.tick().expect("ticks");
+
+    // then: B wrote nothing; the step is A's until a restart recovers it
+    assert_eq!(stopped, Err(DriveError::Stopped));
+    assert_eq!((before, after), (0, 0));
+    assert_eq!(transfer_events(&store, "tx-1"), claimed);
+    assert_eq!(
+        claimed.last(),
+        Some(&TransferEvent::CommandIssued { step: Step::Debit })
+    );
+
+    // when: the restart
+    ProcessManager::new(&store, &clock)
+        .recover()
+        .expect("recovers");
+
+    // then: the issued debit is sent, and the credit, past its deadline, is
+    // not: the money goes back
+    assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Refunded));
+    assert_eq!(moved(&store, "tx-1"), moved_back(10_00));
+}
+
+#[test]
+fn a_refund_the_source_refuses_leaves_the_money_held_by_the_transfer_for_a_person() {
+    // given: the debit empties ada's account, and ada closes it before the
+    // credit to a closed account is refused
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 20_00);
+    open(&store, "linus", 0);
+    close(&store, "linus");
+    submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "linus", 20_00),
+    )
+    .expect("submits");
+    let debited = ProcessManager::new(&store, &clock)
+        .stop_after(3)
+        .run_until_idle();
+    close(&store, "ada");
+
+    // when
+    ProcessManager::new(&store, &clock)
+        .recover()
+        .expect("recovers");
+
+    // then
+    assert_eq!(debited, Err(DriveError::Stopped));
+    assert_eq!(
+        outcome(&store, "tx-1"),
+        Some(TransferOutcome::NeedsAttention(AccountError::Closed))
+    );
+    let held = moved(&store, "tx-1");
+    assert_eq!(
+        (held, held.held()),
+        (
+            Movements {
+                debited: Cents(20_00),
+                credited: Cents(0),
+                refunded: Cents(0)
+            },
+            20_00
+        )
+    );
+    assert_eq!(conserved(&store), Vec::<CommandId>::new());
+}
+
+#[test]
+fn every_event_of_a_transfer_carries_its_correlation_and_its_direct_cause() {
+    // given
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 50_00);
+    open(&store, "grace", 0);
+    submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "grace", 10_00),
+    )
+    .expect("submits");
+    ProcessManager::new(&store, &clock)
+        .run_until_idle()
+        .expect("runs");
+    let mut notifier = Notifier::default();
+    notifier.catch_up(&store).expect("catches up");
+
+    // when
+    let guard = store.read().expect("not poisoned");
+    let tree = causal_tree(&guard, &notifier, &id("tx-1"));
+    let causes: Vec<(String, String)> = (guard.read_all(es_workbook::l12_workflows::Position(0)))
+        .iter()
+        .filter(|r| r.metadata.correlation == id("tx-1"))
+        .map(|r| (r.id().to_string(), r.metadata.causation.to_string()))
+        .collect();
+
+    // then
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        causes,
+        [
+            pair("transfer tx-1 v1", "command tx-1"),
+            pair("transfer tx-1 v2", "transfer tx-1 v1"),
+            pair("ada v3", "command tx-1 (debit step)"),
+            pair("transfer tx-1 v3", "ada v3"),
+            pair("transfer tx-1 v4", "transfer tx-1 v3"),
+            pair("grace v2", "command tx-1 (credit step)"),
+            pair("transfer tx-1 v5", "grace v2"),
+        ]
+    );
+    let notification = notifier.sent.get(&id("tx-1")).expect("notified");
+    assert_eq!(
+        notification.metadata.causation,
+        MessageId::Event(StreamId::Transfer(id("tx-1")), Version(5))
+    );
+    assert_eq!(
+        tree,
+        [
+            "command tx-1 (submitted by a client)",
+            "└─ transfer tx-1 v1: TransferRequested 10.00 from ada to grace, deadline 4600",
+            "   └─ transfer tx-1 v2: CommandIssued debit",
+            "      └─ command tx-1 (debit step)",
+            "         └─ ada v3: MoneyWithdrawn 10.00",
+            "            └─ transfer tx-1 v3: StepSucceeded debit",
+            "               └─ transfer tx-1 v4: CommandIssued credit",
+            "                  └─ command tx-1 (credit step)",
+            "                     └─ grace v2: MoneyDeposited 10.00",
+            "                        └─ transfer tx-1 v5: StepSucceeded credit",
+            "                           └─ notification to ada: your transfer tx-1 of 10.00 to grace: completed",
+        ]
+    );
+}
+
+#[test]
+fn the_reactor_notifies_each_finished_transfer_once_however_often_it_reads() {
+    // given
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 50_00);
+    open(&store, "grace", 0);
+    submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "grace", 10_00),
+    )
+    .expect("submits");
+    submit(
+        &store,
+        &clock,
+        &id("tx-2"),
+        &transfer("ada", "nobody", 10_00),
+    )
+    .expect("submits");
+    let mut manager = ProcessManager::new(&store, &clock);
+    let mut notifier = Notifier::default();
+
+    // when
+    manager.run_until_idle().expect("runs");
+    let first = notifier.catch_up(&store).expect("catches up");
+    let again = notifier.catch_up(&store).expect("catches up");
+    clock.advance(TRANSFER_TIMEOUT);
+    manager.run_until_idle().expect("runs");
+    let later = notifier.catch_up(&store).expect("catches up");
+
+    // then: tx-1 when it completed, tx-2 only once it was refunded
+    assert_eq!((first, again, later), (1, 0, 1));
+    let texts: Vec<&str> = notifier.sent.values().map(|n| n.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "your transfer tx-1 of 10.00 to grace: completed",
+            "your transfer tx-2 of 10.00 to nobody: refunded",
+        ]
+    );
+}
+
+/// Thirteen accounts and transfers in both directions, to closed and missing
+/// accounts, and beyond what a source holds: every source holds enough for
+/// all it sends whatever arrives first, so the outcome does not depend on
+/// the order in which threads run.
+fn busy_scenario() -> Scenario {
+    let open = |name: &str| AccountCommand::OpenAccount {
+        owner: name.into(),
+        email: format!("{name}@example.com"),
+    };
+    let mut accounts = Vec::new();
+    for n in 0..12 {
+        let name = format!("acc-{n}");
+        let mut commands = vec![(id(&format!("open {name}")), open(&name))];
+        if n == 11 {
+            commands.push((id("close acc-11"), AccountCommand::CloseAccount));
+        } else {
+            let amount = Cents(100_000);
+            let deposit = AccountCommand::DepositMoney { amount };
+            commands.push((id(&format!("fund {name}")), deposit));
+        }
+        accounts.push((account(&name), commands));
+    }
+    let poor = vec![
+        (id("open poor"), open("poor")),
+        (
+            id("fund poor"),
+            AccountCommand::DepositMoney {
+                amount: Cents(5_00),
+            },
+        ),
+    ];
+    accounts.push((account("poor"), poor));
+    let mut transfers = Vec::new();
+    for n in 0..40u64 {
+        let from = format!("acc-{}", n % 10);
+        let to = match n % 8 {
+            0 => "acc-11".to_string(),
+            1 => "missing".to_string(),
+            _ => format!("acc-{}", (n * 7 + 3) % 11),
+        };
+        let to = if to == from { "acc-10".to_string() } else { to };
+        // "poor" is never a destination, so its refusal names the same
+        // balance in every run
+        let (from, cents) = if n % 13 == 5 {
+            ("poor".to_string(), 500_000)
+        } else {
+            (from, 10_00 + n)
+        };
+        transfers.push((id(&format!("tx-{n}")), transfer(&from, &to, cents)));
+    }
+    Scenario {
+        start: START,
+        accounts,
+        transfers,
+    }
+}
+
+// ANCHOR: same_state_test
+#[test]
+fn the_system_on_one_thread_and_on_several_threads_reaches_the_same_final_state() {
+    // given
+    let scenario = busy_scenario();
+    let (store, expected) = run_on_one_thread(&scenario).expect("runs on one thread");
+    assert_eq!(conserved(&store), Vec::<CommandId>::new());
+
+    for round in 0..10 {
+        // when
+        let (store, reached) = run_on_threads(&scenario, 4).expect("runs on threads");
+
+        // then
+        assert_eq!(reached, expected, "round {round}");
+        assert_eq!(conserved(&store), Vec::<CommandId>::new(), "round {round}");
+    }
+    let outcomes: Vec<String> = (expected.transfers.values())
+        .map(|state| match state {
+            TransferState::Finished { outcome, .. } => outcome.to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    for kind in ["completed", "refunded", "rejected: insufficient funds"] {
+        assert!(
+            outcomes.iter().any(|o| o.starts_with(kind)),
+            "the scenario has a transfer that ends {kind}"
+        );
+    }
+}
+// ANCHOR_END: same_state_test
+
+#[test]
+fn the_store_refuses_a_stale_append_and_the_clock_moves_only_when_told() {
+    // given
+    let mut store = EventStore::new();
+    let clock = ManualClock::new(START);
+    let stream = StreamId::Transfer(id("tx-1"));
+    let metadata = es_workbook::l12_workflows::Metadata {
+        correlation: id("tx-1"),
+        causation: MessageId::Command(CommandKey::Client(id("tx-1"))),
+    };
+    let event = || Event::Transfer(TransferEvent::TransferCancelled);
+    use es_workbook::l12_workflows::{AppendError, Appended, ExpectedVersion};
+
+    // when
+    let first = store.append(
+        &stream,
+        ExpectedVersion::NoStream,
+        vec![event()],
+        &metadata,
+        None,
+    );
+    let again = store.append(
+        &stream,
+        ExpectedVersion::NoStream,
+        vec![event()],
+        &metadata,
+        None,
+    );
+    let stale = store.append(
+        &stream,
+        ExpectedVersion::Exact(Version(0)),
+        vec![event()],
+        &metadata,
+        None,
+    );
+
+    // then
+    assert_eq!(first, Ok(Appended::Now(Version(1))));
+    let conflict = |expected| AppendError::VersionConflict {
+        expected,
+        actual: Version(1),
+    };
+    assert_eq!(again, Err(conflict(ExpectedVersion::NoStream)));
+    assert_eq!(stale, Err(conflict(ExpectedVersion::Exact(Version(0)))));
+    assert_eq!(clock.now(), START);
+    clock.advance(5);
+    assert_eq!(clock.now(), Timestamp(START.0 + 5));
+}
+
+// ---------------------------------------------------------------------------
+// Exercises: `cargo test --test l12_workflows -- --ignored`
+// ---------------------------------------------------------------------------
+
+mod exercises {
+    use super::*;
+    use es_workbook::exercises::l12_workflows::{
+        CancelError, Cancelled, ChainError, Direction, StatementLine, cancel, cause_chain,
+        statement,
+    };
+    use es_workbook::l12_workflows::Metadata;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 12.1: an account's transfer statement"
+    )]
+    fn exercise_12_1_a_statement_lists_the_transfers_in_and_out_of_an_account_in_request_order() {
+        // given: grace receives, sends, is not involved, and waits
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 50_00);
+        open(&store, "grace", 20_00);
+        open(&store, "linus", 0);
+        let txs = [
+            ("tx-1", transfer("ada", "grace", 10_00)),
+            ("tx-2", transfer("grace", "linus", 5_00)),
+            ("tx-3", transfer("ada", "linus", 1_00)),
+            ("tx-4", transfer("grace", "nobody", 2_00)),
+            ("tx-5", transfer("grace", "ada", 90_000)),
+        ];
+        for (tx, t) in &txs {
+            submit(&store, &clock, &id(tx), t).expect("submits");
+        }
+        ProcessManager::new(&store, &clock)
+            .run_until_idle()
+            .expect("runs");
+        submit(
+            &store,
+            &clock,
+            &id("tx-6"),
+            &transfer("linus", "grace", 1_00),
+        )
+        .expect("submits");
+
+        // when
+        let lines = statement(&store.read().expect("not poisoned"), &account("grace"));
+
+        // then
+        let line = |tx: &str, direction, other: &str, cents, outcome| StatementLine {
+            transfer: id(tx),
+            direction,
+            other: account(other),
+            amount: Cents(cents),
+            outcome,
+        };
+        let poor = AccountError::InsufficientFunds {
+            balance: Cents(23_00),
+            requested: Cents(90_000),
+        };
+        assert_eq!(
+            lines,
+            [
+                line(
+                    "tx-1",
+                    Direction::In,
+                    "ada",
+                    10_00,
+                    Some(TransferOutcome::Completed)
+                ),
+                line(
+                    "tx-2",
+                    Direction::Out,
+                    "linus",
+                    5_00,
+                    Some(TransferOutcome::Completed)
+                ),
+                line("tx-4", Direction::Out, "nobody", 2_00, None),
+                line(
+                    "tx-5",
+                    Direction::Out,
+                    "ada",
+                    90_000,
+                    Some(TransferOutcome::Rejected(poor))
+                ),
+                line("tx-6", Direction::In, "linus", 1_00, None),
+            ]
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 12.2: follow the causation ids back to the start"
+    )]
+    fn exercise_12_2_the_chain_of_causes_of_a_refund_leads_back_to_the_submission() {
+        // given: the credit is refused twice (a retry), then times out, and
+        // the money goes back
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 50_00);
+        submit(
+            &store,
+            &clock,
+            &id("tx-1"),
+            &transfer("ada", "nobody", 10_00),
+        )
+        .expect("submits");
+        let mut manager = ProcessManager::new(&store, &clock);
+        manager.run_until_idle().expect("runs");
+        clock.advance(RETRY_AFTER);
+        manager.run_until_idle().expect("runs");
+        clock.advance(TRANSFER_TIMEOUT);
+        manager.run_until_idle().expect("runs");
+        let guard = store.read().expect("not poisoned");
+        let event = |stream: StreamId, v| MessageId::Event(stream, Version(v));
+        let tx = |v| event(StreamId::Transfer(id("tx-1")), v);
+        let ada = |v| event(StreamId::Account(account("ada")), v);
+        let step = |s| MessageId::Command(CommandKey::Transfer(id("tx-1"), s));
+
+        // when
+        let refund = cause_chain(&guard, &ada(4));
+        let second_refusal = cause_chain(&guard, &tx(7));
+        let unknown = cause_chain(&guard, &tx(99));
+        let a_command = cause_chain(&guard, &step(Step::Refund));
+
+        // then
+        let submission = MessageId::Command(CommandKey::Client(id("tx-1")));
+        let to_the_start = [tx(2), tx(1), submission.clone()];
+        let mut expected = vec![
+            ada(4),
+            step(Step::Refund),
+            tx(9),
+            tx(8),
+            tx(7),
+            step(Step::Credit),
+            tx(6),
+            tx(5),
+            step(Step::Credit),
+            tx(4),
+            tx(3),
+            ada(3),
+            step(Step::Debit),
+        ];
+        expected.extend(to_the_start.clone());
+        assert_eq!(refund, Ok(expected.clone()));
+        assert_eq!(second_refusal, Ok(expected[4..].to_vec()));
+        assert_eq!(unknown, Err(ChainError::UnknownEvent(tx(99))));
+        assert_eq!(a_command, Err(ChainError::UnknownEvent(step(Step::Refund))));
+        assert_eq!(
+            transfer_events(&store, "tx-1")[5],
+            TransferEvent::CommandIssued { step: Step::Credit }
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 12.3: cancel a transfer before its debit"
+    )]
+    fn exercise_12_3_a_cancellation_wins_or_loses_against_the_debit_but_never_both() {
+        // given
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 50_00);
+        open(&store, "grace", 0);
+        submit(
+            &store,
+            &clock,
+            &id("tx-1"),
+            &transfer("ada", "grace", 10_00),
+        )
+        .expect("submits");
+        submit(
+            &store,
+            &clock,
+            &id("tx-2"),
+            &transfer("ada", "grace", 10_00),
+        )
+        .expect("submits");
+        ProcessManager::new(&store, &clock)
+            .stop_after(1)
+            .run_until_idle()
+            .expect_err("stops after claiming the debit of tx-1");
+
+        // when
+        let declined = cancel(&store, &id("tx-2"), &id("cancel-2"), |_| false);
+        let first = cancel(&store, &id("tx-2"), &id("cancel-2"), |t| {
+            t.amount == Cents(10_00)
+        });
+        let again = cancel(&store, &id("tx-2"), &id("cancel-2b"), |_| true);
+        let issued = cancel(&store, &id("tx-1"), &id("cancel-1"), |_| true);
+        let unknown = cancel(&store, &id("tx-9"), &id("cancel-9"), |_| true);
+        ProcessManager::new(&store, &clock)
+            .recover()
+            .expect("recovers");
+        let finished = cancel(&store, &id("tx-1"), &id("cancel-1"), |_| true);
+
+        // then
+        assert_eq!(
+            (declined, first, again, issued, unknown, finished),
+            (
+                Err(CancelError::NotConfirmed),
+                Ok(Cancelled::Now),
+                Ok(Cancelled::Already),
+                Err(CancelError::TooLate),
+                Err(CancelError::Unknown),
+                Err(CancelError::TooLate)
+            )
+        );
+        assert_eq!(outcome(&store, "tx-2"), Some(TransferOutcome::Cancelled));
+        assert_eq!(moved(&store, "tx-2"), Movements::default());
+        assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Completed));
+        let guard = store.read().expect("not poisoned");
+        let cancelled = guard.read_stream(&StreamId::Transfer(id("tx-2")));
+        assert_eq!(
+            cancelled
+                .iter()
+                .map(|r| r.metadata.clone())
+                .collect::<Vec<_>>()[1..],
+            [Metadata {
+                correlation: id("tx-2"),
+                causation: MessageId::Command(CommandKey::Client(id("cancel-2"))),
+            }]
+        );
+        drop(guard);
+
+        // when: a driver claims the debit while the client is confirming
+        submit(
+            &store,
+            &clock,
+            &id("tx-3"),
+            &transfer("ada", "grace", 10_00),
+        )
+        .expect("submits");
+        let mut asked = 0;
+        let late = cancel(&store, &id("tx-3"), &id("cancel-3"), |_| {
+            asked += 1;
+            let claimed = ProcessManager::new(&store, &clock)
+                .stop_after(1)
+                .run_until_idle();
+            claimed.is_err()
+        });
+        ProcessManager::new(&store, &clock)
+            .recover()
+            .expect("recovers");
+
+        // then: the claim came first, so the cancellation is too late
+        assert_eq!((late, asked), (Err(CancelError::TooLate), 1));
+        assert_eq!(outcome(&store, "tx-3"), Some(TransferOutcome::Completed));
+        assert_eq!(moved(&store, "tx-3"), moved_once(10_00));
+
+        // and when a cancellation races a driver, released together
+        for round in 0..300 {
+            let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+            open(&store, "ada", 50_00);
+            open(&store, "grace", 0);
+            submit(
+                &store,
+                &clock,
+                &id("tx-1"),
+                &transfer("ada", "grace", 10_00),
+            )
+            .expect("submits");
+            let start = Barrier::new(2);
+            let answer = thread::scope(|s| {
+                let driver = s.spawn(|| {
+                    let mut manager = ProcessManager::new(&store, &clock);
+                    start.wait();
+                    manager.run_until_idle().expect("drives");
+                });
+                start.wait();
+                let answer = cancel(&store, &id("tx-1"), &id("cancel-1"), |_| true);
+                driver.join().expect("no panic");
+                answer
+            });
+
+            // then: it was cancelled and nothing moved, or it was too late
+            // and the transfer completed
+            let expected = match answer {
+                Ok(Cancelled::Now) => (Some(TransferOutcome::Cancelled), Movements::default()),
+                Err(CancelError::TooLate) => (Some(TransferOutcome::Completed), moved_once(10_00)),
+                other => panic!("round {round}: unexpected {other:?}"),
+            };
+            assert_eq!(
+                (outcome(&store, "tx-1"), moved(&store, "tx-1")),
+                expected,
+                "round {round}"
+            );
+            assert_eq!(conserved(&store), Vec::<CommandId>::new());
+        }
+    }
+}
