@@ -105,7 +105,10 @@ impl GapLog {
     /// Up to `max` committed events after `after` and at or below the
     /// high-water mark. When the page holds everything up to the mark, its
     /// `next` is the mark itself, so a reader steps over aborted positions
-    /// and never waits for them.
+    /// and never waits for them. When events below the mark are left over
+    /// (`max` was reached, or is 0), `next` is the page's last event, or
+    /// `after` if it has none: a page never steps over an event it did not
+    /// return.
     pub fn read_page(&self, after: Position, max: usize) -> Page {
         let mark = self.high_water_mark();
         if after >= mark {
@@ -121,9 +124,9 @@ impl GapLog {
             .take(max)
             .map(|(_, recorded)| recorded.clone())
             .collect();
-        let next = match (below_mark.next(), events.last()) {
-            (Some(_), Some(last)) => last.position,
-            _ => mark,
+        let next = match below_mark.next() {
+            Some(_) => events.last().map_or(after, |last| last.position),
+            None => mark,
         };
         Page {
             after,
