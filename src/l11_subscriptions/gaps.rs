@@ -22,7 +22,12 @@ pub struct GapLog {
 }
 
 /// An insert in flight: its position is taken, its event not yet visible.
-/// Not `Clone`: it is committed or aborted once.
+/// Not `Clone`: it is committed or aborted once, on the log that issued it
+/// (the log does not check: on another log it would finish whatever insert
+/// that log has at the same position). A ticket dropped without either is
+/// a transaction left open for good: the mark stays below it forever. A
+/// database rolls back the transaction of a client whose connection is
+/// gone, but not that of a client still connected that never finishes.
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "an insert left in flight holds the high-water mark back forever"]
 pub struct Ticket(Position);

@@ -428,8 +428,9 @@ impl<H: Handler> Subscription<H> {
     }
     // ANCHOR_END: wait_for
 
-    /// Stops the thread (after the page it is handling, if any), waits for
-    /// it, and hands back the subscriber, ready to be started again from its
+    /// Stops the thread (after the page it is handling, if any, so it waits
+    /// as long as the handler does; dropping the subscription does the
+    /// same), waits for it, and hands back the subscriber, ready to be started again from its
     /// checkpoint: after a failure too, once the cause is fixed.
     ///
     /// # Errors
