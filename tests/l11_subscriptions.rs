@@ -15,8 +15,8 @@ use pretty_assertions::assert_eq;
 use es_workbook::l11_subscriptions::{
     AccountEvent, BalanceRow, Balances, Cents, DedupeKey, Email, EventLog, Failure, FailureReason,
     GapLog, Handler, HandlerError, HighWaterReader, MailServer, NaiveReader, PAGE_SIZE, Page,
-    Position, RecordedEvent, StartFrom, Status, StreamId, Subscriber, Subscription, Timestamp, Tx,
-    Version, ViewStore, WaitError, WelcomeMailer,
+    Position, RecordedEvent, StartError, StartFrom, Status, StreamId, Subscriber, Subscription,
+    Timestamp, Tx, Version, ViewStore, WaitError, WelcomeMailer,
 };
 
 /// Long enough that only broken code fails to arrive in time.
@@ -396,7 +396,7 @@ fn a_page_that_starts_past_the_checkpoint_is_refused_and_nothing_is_handled() {
         at: Position(3),
         checkpoint: Position(1),
         reason: FailureReason::Gap {
-            page_after: Position(2),
+            missing: Position(2),
         },
     };
     assert_eq!(result, Err(failure));
@@ -758,6 +758,135 @@ fn a_stopped_subscription_reports_stopped_and_restarts_from_its_checkpoint() {
     assert_eq!(view.get(&account(1)), Some(4));
 }
 
+#[test]
+fn a_page_that_leaves_out_a_position_after_the_checkpoint_is_refused_and_nothing_is_handled() {
+    // given: three accounts opened, and a welcome mailer at #0
+    let log = EventLog::new();
+    for (n, owner) in [(1, "Ada"), (2, "Grace"), (3, "Edsger")] {
+        log.append(&account(n), vec![opened(owner)], Timestamp(100));
+    }
+    let server = MailServer::new();
+    let view = ViewStore::new();
+    let mut mailer = Subscriber::new(
+        &log,
+        view.clone(),
+        WelcomeMailer::new(server.clone()),
+        StartFrom::Beginning,
+    );
+
+    // when: a page that says "after #0" but holds #2 and #3, and a page
+    // that holds #1 but says the next one starts after #3
+    let mut without_first = log.read_page(Position(1), PAGE_SIZE);
+    without_first.after = Position(0);
+    let mut next_too_far = log.read_page(Position(0), 1);
+    next_too_far.next = Position(3);
+    let refused = [
+        mailer.apply(&without_first).map(|a| a.handled()),
+        mailer.apply(&next_too_far).map(|a| a.handled()),
+    ];
+
+    // then: both refused, naming the position they would skip; nothing sent
+    let gap = |at, missing| Failure {
+        at: Position(at),
+        checkpoint: Position(0),
+        reason: FailureReason::Gap {
+            missing: Position(missing),
+        },
+    };
+    assert_eq!(refused, [Err(gap(2, 1)), Err(gap(3, 2))]);
+    assert_eq!(
+        (server.attempts(), view.checkpoint()),
+        (0, Some(Position(0)))
+    );
+}
+
+#[test]
+fn a_subscription_whose_checkpoint_is_past_the_end_of_the_log_refuses_to_start() {
+    // given: a view at #50, kept from another log, and a log of ten events
+    let log = EventLog::new();
+    for n in 0..10 {
+        log.append(&account(n), vec![opened("Ada")], Timestamp(n));
+    }
+    let view = ViewStore::<BalanceRow>::new();
+    view.begin().commit(Position(50));
+    let subscriber = Subscriber::new(&log, view.clone(), Balances, StartFrom::Beginning);
+
+    // when
+    let started = Subscription::start(&log, subscriber).map(|s| s.status());
+
+    // then: a typed refusal that names both positions
+    match started {
+        Err(StartError::PastTheEnd { checkpoint, last }) => {
+            assert_eq!((checkpoint, last), (Position(50), Position(10)));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(view.checkpoint(), Some(Position(50)));
+}
+
+#[test]
+fn a_handler_that_does_not_return_shows_the_position_it_is_stuck_at() {
+    // given: a handler held inside the event at #2
+    let log = EventLog::new();
+    log.append(&account(1), vec![opened("Ada")], Timestamp(100));
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let gate = Gate {
+        entered: entered_tx,
+        release: release_rx,
+    };
+    let subscriber = Subscriber::new(&log, ViewStore::new(), gate, StartFrom::Beginning);
+    let subscription = Subscription::start(&log, subscriber).expect("a thread starts");
+    assert_eq!(entered.recv().ok(), Some(Position(1)));
+    release.send(()).expect("the handler is waiting");
+    assert_eq!(
+        subscription.wait_for(Position(1), PATIENCE),
+        Ok(Position(1))
+    );
+    assert_eq!(subscription.handling(), None);
+    let written = log.append(&account(1), vec![deposited(5)], Timestamp(200));
+    assert_eq!(entered.recv().ok(), Some(written));
+
+    // when: the handler is stuck, and then let go
+    let stuck = subscription.handling();
+    release.send(()).expect("the handler is waiting");
+
+    // then: the subscription said where, without waiting for the handler
+    assert_eq!(stuck, Some(Position(2)));
+    assert_eq!(subscription.wait_for(written, PATIENCE), Ok(written));
+    assert_eq!(subscription.handling(), None);
+}
+
+#[test]
+fn a_reader_asked_for_a_page_of_no_events_reads_none_and_loses_none() {
+    // given: a store with gaps holding #1 and #2, committed, and the dense log with one event
+    let mut log = GapLog::new();
+    let first = log.begin(&account(1), Version(1), opened("Ada"), Timestamp(100));
+    let second = log.begin(&account(2), Version(1), opened("Grace"), Timestamp(100));
+    log.commit(first);
+    log.commit(second);
+    let dense = EventLog::new();
+    dense.append(&account(1), vec![opened("Ada")], Timestamp(100));
+    let mut reader = HighWaterReader::new();
+
+    // when: each is asked for a page of size 0, then the reader for a full page
+    let empty = log.read_page(Position(0), 0);
+    let dense_empty = dense.read_page(Position(0), 0);
+    let none = reader.poll(&log, 0);
+    let checkpoint_after_none = reader.checkpoint();
+    let all = reader.poll(&log, PAGE_SIZE);
+
+    // then: an empty page stays where it was, and nothing is skipped
+    assert_eq!((empty.events.len(), empty.next), (0, Position(0)));
+    assert_eq!(
+        (dense_empty.events.len(), dense_empty.next),
+        (0, Position(0))
+    );
+    assert_eq!((none.len(), checkpoint_after_none), (0, Position(0)));
+    let positions: Vec<u64> = all.iter().map(|e| e.position.0).collect();
+    assert_eq!(positions, vec![1, 2]);
+}
+
 // ANCHOR: naive_gap_test
 #[test]
 fn a_naive_reader_of_a_store_with_gaps_skips_an_event_committed_late_for_good() {
@@ -1105,6 +1234,37 @@ mod exercises {
         assert_eq!((view.len(), view.checkpoint()), (0, Some(edsger_closed)));
     }
 
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 11.2: a goodbye reactor that knows old addresses but announces only new closings"
+    )]
+    fn exercise_11_2_a_closing_recorded_exactly_at_announce_after_is_not_announced() {
+        // given: Ada opened at #1 and closed at #2, and a mailer deployed at #2
+        let log = EventLog::new();
+        let ada_closed = log.append(&account(1), vec![opened("Ada"), closed()], Timestamp(1));
+        let server = MailServer::new();
+        let mut mailer = GoodbyeMailer {
+            server: server.clone(),
+            announce_after: ada_closed,
+        };
+
+        // when: both events are handled
+        let view = ViewStore::new();
+        let mut tx = view.begin();
+        let handled: Vec<Result<(), HandlerError>> = log
+            .read_page(Position(0), PAGE_SIZE)
+            .events
+            .iter()
+            .map(|recorded| mailer.handle(&mut tx, recorded))
+            .collect();
+        tx.commit(ada_closed);
+
+        // then: #2 is at, not after, the deployment: no goodbye, and no row left
+        assert_eq!(handled, vec![Ok(()), Ok(())]);
+        assert_eq!((server.attempts(), view.len()), (0, 0));
+    }
+
     fn positions(events: &[RecordedEvent]) -> Vec<u64> {
         events.iter().map(|e| e.position.0).collect()
     }
@@ -1177,6 +1337,33 @@ mod exercises {
         log.commit(third);
         assert_eq!(positions(&reader.poll(&log)), Vec::<u64>::new());
         assert_eq!(reader.checkpoint(), Position(5));
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 11.3: a reader that infers the high-water mark from what it sees"
+    )]
+    fn exercise_11_3_after_giving_a_hole_up_the_next_missing_position_is_waited_for_afresh() {
+        // given: #1 and #2 rolled back, #3 committed; patience 1
+        let mut log = GapLog::new();
+        let mut tickets = begin_many(&mut log, 3).into_iter();
+        let mut next = || tickets.next().expect("three");
+        let (first, second, third) = (next(), next(), next());
+        log.abort(first);
+        log.abort(second);
+        log.commit(third);
+        let mut reader = PatientReader::new(1);
+
+        // when / then: the first poll waits for #1
+        assert_eq!(positions(&reader.poll(&log)), Vec::<u64>::new());
+        assert_eq!(reader.checkpoint(), Position(0));
+        // the second gives #1 up, and starts counting for #2, a hole of its own
+        assert_eq!(positions(&reader.poll(&log)), Vec::<u64>::new());
+        assert_eq!(reader.checkpoint(), Position(1));
+        // the third gives #2 up and reads #3
+        assert_eq!(positions(&reader.poll(&log)), vec![3]);
+        assert_eq!(reader.checkpoint(), Position(3));
     }
 
     #[test]

@@ -93,7 +93,9 @@ impl Handler for GoodbyeMailer {
 /// above it), which may be an insert still in flight. It waits for a hole
 /// through `patience` polls; the poll that finds the same hole missing for
 /// the `patience + 1`-th time gives it up, steps over it, and carries on in
-/// the same poll up to the next hole, whose count starts there. A position
+/// the same poll up to the next hole, whose count starts there: a run of
+/// missing positions is waited for one position at a time, each for its
+/// full patience, since each may be a transaction of its own. A position
 /// given up is never read, even if it commits later.
 #[derive(Debug, Clone)]
 pub struct PatientReader {

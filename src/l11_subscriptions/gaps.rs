@@ -22,7 +22,12 @@ pub struct GapLog {
 }
 
 /// An insert in flight: its position is taken, its event not yet visible.
-/// Not `Clone`: it is committed or aborted once.
+/// Not `Clone`: it is committed or aborted once, on the log that issued it
+/// (the log does not check: on another log it would finish whatever insert
+/// that log has at the same position). A ticket dropped without either is
+/// a transaction left open for good: the mark stays below it forever. A
+/// database rolls back the transaction of a client whose connection is
+/// gone, but not that of a client still connected that never finishes.
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "an insert left in flight holds the high-water mark back forever"]
 pub struct Ticket(Position);
@@ -105,7 +110,10 @@ impl GapLog {
     /// Up to `max` committed events after `after` and at or below the
     /// high-water mark. When the page holds everything up to the mark, its
     /// `next` is the mark itself, so a reader steps over aborted positions
-    /// and never waits for them.
+    /// and never waits for them. When events below the mark are left over
+    /// (`max` was reached, or is 0), `next` is the page's last event, or
+    /// `after` if it has none: a page never steps over an event it did not
+    /// return.
     pub fn read_page(&self, after: Position, max: usize) -> Page {
         let mark = self.high_water_mark();
         if after >= mark {
@@ -121,9 +129,9 @@ impl GapLog {
             .take(max)
             .map(|(_, recorded)| recorded.clone())
             .collect();
-        let next = match (below_mark.next(), events.last()) {
-            (Some(_), Some(last)) => last.position,
-            _ => mark,
+        let next = match below_mark.next() {
+            Some(_) => events.last().map_or(after, |last| last.position),
+            None => mark,
         };
         Page {
             after,

@@ -34,7 +34,7 @@ pub use log::{
     AccountEvent, Cents, EventLog, Page, Position, RecordedEvent, StreamId, Timestamp, Version,
 };
 pub use subscription::{
-    Applied, Failure, FailureReason, PAGE_SIZE, StartFrom, Status, Subscriber, Subscription,
-    WaitError,
+    Applied, Failure, FailureReason, PAGE_SIZE, StartError, StartFrom, Status, Subscriber,
+    Subscription, WaitError,
 };
 pub use view::{Handler, HandlerError, Tx, ViewStore};

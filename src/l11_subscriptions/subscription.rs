@@ -6,7 +6,7 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -49,11 +49,11 @@ pub enum FailureReason {
     Handler(HandlerError),
     /// The handler panicked; the text is the panic's message.
     Panicked(String),
-    /// The page started after the checkpoint, so events in between would
-    /// have been skipped. Nothing was handled.
+    /// The page leaves out a position after the checkpoint, so handling it
+    /// would skip that event. Nothing was handled.
     Gap {
-        /// The first event of the page.
-        page_after: Position,
+        /// The first position the page would skip.
+        missing: Position,
     },
 }
 // ANCHOR_END: failure
@@ -114,9 +114,22 @@ impl<H: Handler> Subscriber<H> {
     /// # Errors
     ///
     /// A [`Failure`] at the first event the handler returns an error for or
-    /// panics on, or if the page starts after the checkpoint. The
-    /// transaction is dropped: nothing of the page is stored.
+    /// panics on. Before any handler runs, a [`FailureReason::Gap`] if the
+    /// page leaves out a position after the checkpoint: its new events must
+    /// be exactly the next positions, one by one, and its `next` the last
+    /// of them, as every page of the [`EventLog`] is. The transaction is
+    /// dropped: nothing of the page is stored.
     pub fn apply(&mut self, page: &Page) -> Result<Applied<'_, H::Row>, Failure> {
+        self.apply_watched(page, |_| {})
+    }
+
+    /// [`Subscriber::apply`], telling `watch` the position of each event
+    /// before its handler runs, and `None` once the page is handled.
+    fn apply_watched(
+        &mut self,
+        page: &Page,
+        mut watch: impl FnMut(Option<Position>),
+    ) -> Result<Applied<'_, H::Row>, Failure> {
         let Subscriber { view, handler } = self;
         let mut tx = view.begin();
         let checkpoint = tx.checkpoint().unwrap_or_default();
@@ -125,17 +138,25 @@ impl<H: Handler> Subscriber<H> {
             checkpoint,
             reason,
         };
-        if page.after > checkpoint {
-            let first = page.events.first().map_or(page.next, |e| e.position);
-            let reason = FailureReason::Gap {
-                page_after: page.after,
-            };
-            return Err(fail(first, reason));
+        let new = || page.events.iter().filter(|e| e.position > checkpoint);
+        let mut expected = Position(checkpoint.0 + 1);
+        for recorded in new() {
+            if recorded.position != expected {
+                let reason = FailureReason::Gap { missing: expected };
+                return Err(fail(recorded.position, reason));
+            }
+            expected = Position(expected.0 + 1);
+        }
+        if page.next >= expected {
+            let reason = FailureReason::Gap { missing: expected };
+            return Err(fail(page.next, reason));
         }
         let mut handled = 0;
-        for recorded in page.events.iter().filter(|e| e.position > checkpoint) {
+        for recorded in new() {
+            watch(Some(recorded.position));
             let result =
                 panic::catch_unwind(AssertUnwindSafe(|| handler.handle(&mut tx, recorded)));
+            watch(None);
             match result {
                 Ok(Ok(())) => handled += 1,
                 Ok(Err(error)) => {
@@ -146,7 +167,8 @@ impl<H: Handler> Subscriber<H> {
         }
         Ok(Applied {
             tx,
-            next: page.next.max(checkpoint),
+            // The last new event, or the checkpoint if there was none.
+            next: Position(expected.0 - 1),
             handled,
         })
     }
@@ -243,6 +265,22 @@ pub enum WaitError {
 }
 // ANCHOR_END: status
 
+/// Why [`Subscription::start`] did not start a subscription.
+#[derive(Debug)]
+pub enum StartError {
+    /// The stored checkpoint is past the last event of the log: the view
+    /// was built from another log, or the log lost events. Following this
+    /// log from there would skip everything up to the checkpoint, silently.
+    PastTheEnd {
+        /// The stored checkpoint.
+        checkpoint: Position,
+        /// The log's last position.
+        last: Position,
+    },
+    /// The operating system could not start a thread.
+    Thread(io::Error),
+}
+
 /// A [`Subscriber`] on a thread of its own, which catches up from the
 /// checkpoint and then follows the log, woken by the log's condition
 /// variable, until it is stopped or its handler fails.
@@ -257,6 +295,10 @@ struct Shared {
     /// Signalled after every change of `status`.
     changed: Condvar,
     stop: AtomicBool,
+    /// The position whose handler is running, or 0 between events. Kept
+    /// apart from `status` and from the view, so that reading it never
+    /// waits for a handler.
+    handling: AtomicU64,
 }
 
 // ANCHOR: follow
@@ -273,7 +315,12 @@ fn follow<H: Handler>(
         if stop() {
             return subscriber;
         }
-        let status = match subscriber.apply(&page) {
+        let watch = |position: Option<Position>| {
+            shared
+                .handling
+                .store(position.map_or(0, |position| position.0), SeqCst);
+        };
+        let status = match subscriber.apply_watched(&page, watch) {
             Ok(applied) => Status::Running {
                 checkpoint: applied.commit(),
             },
@@ -294,26 +341,44 @@ impl<H: Handler> Subscription<H> {
     ///
     /// # Errors
     ///
-    /// The operating system's error if it cannot start a thread.
-    pub fn start(log: &EventLog, subscriber: Subscriber<H>) -> io::Result<Self> {
+    /// [`StartError::PastTheEnd`] if the subscriber's checkpoint is past the
+    /// end of `log`; [`StartError::Thread`] if no thread can be started.
+    pub fn start(log: &EventLog, subscriber: Subscriber<H>) -> Result<Self, StartError> {
+        let (checkpoint, last) = (subscriber.checkpoint(), log.last_position());
+        if checkpoint > last {
+            return Err(StartError::PastTheEnd { checkpoint, last });
+        }
         let shared = Arc::new(Shared {
             status: Mutex::new(Status::Running {
                 checkpoint: subscriber.checkpoint(),
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
+            handling: AtomicU64::new(0),
         });
         let thread = {
             let (log, shared) = (log.clone(), Arc::clone(&shared));
             thread::Builder::new()
                 .name("subscription".to_string())
-                .spawn(move || follow(&log, &shared, subscriber))?
+                .spawn(move || follow(&log, &shared, subscriber))
+                .map_err(StartError::Thread)?
         };
         Ok(Subscription {
             shared,
             log: log.clone(),
             thread: Some(thread),
         })
+    }
+
+    /// The position of the event whose handler is running now, or `None`
+    /// between events. It never waits for the handler, so it names the
+    /// event a handler is stuck on, while [`Subscription::status`] still
+    /// says "running" and the view's reads wait for the handler's page.
+    pub fn handling(&self) -> Option<Position> {
+        match self.shared.handling.load(SeqCst) {
+            0 => None,
+            position => Some(Position(position)),
+        }
     }
 
     /// The subscription's status now.
@@ -363,8 +428,9 @@ impl<H: Handler> Subscription<H> {
     }
     // ANCHOR_END: wait_for
 
-    /// Stops the thread (after the page it is handling, if any), waits for
-    /// it, and hands back the subscriber, ready to be started again from its
+    /// Stops the thread (after the page it is handling, if any, so it waits
+    /// as long as the handler does; dropping the subscription does the
+    /// same), waits for it, and hands back the subscriber, ready to be started again from its
     /// checkpoint: after a failure too, once the cause is fixed.
     ///
     /// # Errors
@@ -432,8 +498,8 @@ impl fmt::Display for FailureReason {
         match self {
             FailureReason::Handler(error) => write!(f, "{error}"),
             FailureReason::Panicked(message) => write!(f, "the handler panicked: {message}"),
-            FailureReason::Gap { page_after } => {
-                write!(f, "the page starts after {page_after}, past the checkpoint")
+            FailureReason::Gap { missing } => {
+                write!(f, "the page leaves out {missing}, after the checkpoint")
             }
         }
     }
@@ -467,3 +533,24 @@ impl fmt::Display for WaitError {
 }
 
 impl std::error::Error for WaitError {}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::PastTheEnd { checkpoint, last } => write!(
+                f,
+                "the checkpoint {checkpoint} is past the end of the log ({last})"
+            ),
+            StartError::Thread(error) => write!(f, "cannot start a thread: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Thread(error) => Some(error),
+            StartError::PastTheEnd { .. } => None,
+        }
+    }
+}

@@ -62,7 +62,8 @@ impl<R: Clone> ViewStore<R> {
     }
 
     /// The stored checkpoint: the position of the last event whose effects
-    /// are in the rows, or `None` if nothing was ever committed.
+    /// are in the rows, or `None` if nothing was ever committed. Like every
+    /// read of the store, it waits while a transaction is open.
     pub fn checkpoint(&self) -> Option<Position> {
         lock(&self.saved).checkpoint
     }
@@ -151,6 +152,14 @@ impl<R> Tx<'_, R> {
 /// attempt were never committed, so it cannot count twice. A reactor's
 /// effect cannot be rolled back, so it repeats, and must carry a dedupe key
 /// that lets the receiving end ignore the repeat.
+///
+/// A handler runs while its transaction holds the view store's lock. So it
+/// must not read its own store through a [`ViewStore`] handle (that second
+/// lock, on the same thread, never returns or panics): it reads through
+/// `tx`. And it must return: until it does, reads of the view wait, the
+/// subscription's status still says running, and stopping or dropping the
+/// subscription waits too. Anything it calls outside the process needs a
+/// deadline of its own, after which it returns an error.
 pub trait Handler: Send + 'static {
     /// The rows this handler keeps; `()` for a reactor that keeps none.
     type Row: Clone + Send + 'static;
