@@ -37,6 +37,7 @@ pub mod l07_testing;
 pub mod l08_concurrency;
 pub mod l09_snapshots;
 pub mod l10_versioning;
+pub mod l13_durable_store;
 
 pub mod exercises;
 
