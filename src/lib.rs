@@ -18,10 +18,11 @@
 //! | 8 | [`l08_concurrency`] | expected versions, conflicts and bounded retries; racing threads; idempotent commands | `cargo run --example l08_concurrency` |
 //! | 9 | [`l09_snapshots`] | snapshots as a cache: snapshot + tail; discard on schema mismatch; as-of never uses a newer snapshot | `cargo run --example l09_snapshots` |
 //! | 10 | [`l10_versioning`] | events to bytes and back, strictly; upcasting v1→v2→v3 on read, one-to-many too; versioned snapshots | `cargo run --example l10_versioning` |
+//! | 13 | [`l13_durable_store`] | a file-backed log: framed and checksummed records, a sync before every acknowledgement, recovery from a torn tail, a single writer, failure drills | `cargo run --example l13_durable_store` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson module (its file, or its
-//! folder for lessons 5 to 10) can be copied into a fresh crate on its own.
+//! folder) can be copied into a fresh crate on its own.
 //!
 //! The exercise stubs live in [`exercises`]; `cargo test --test lNN_topic --
 //! --ignored` checks your answers, and `cargo test --features solutions` runs
@@ -67,6 +68,8 @@ mod book {
     mod l09_snapshots {}
     #[doc = include_str!("../book/src/l10_versioning.md")]
     mod l10_versioning {}
+    #[doc = include_str!("../book/src/l13_durable_store.md")]
+    mod l13_durable_store {}
     #[doc = include_str!("../book/src/appendix_glossary.md")]
     mod appendix_glossary {}
     #[doc = include_str!("../book/src/appendix_laws.md")]

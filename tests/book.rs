@@ -40,6 +40,7 @@ examples! {
     l08_concurrency => "../examples/l08_concurrency.rs",
     l09_snapshots => "../examples/l09_snapshots.rs",
     l10_versioning => "../examples/l10_versioning.rs",
+    l13_durable_store => "../examples/l13_durable_store.rs",
 }
 
 /// The languages a fence in the book may declare.

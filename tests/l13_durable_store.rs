@@ -760,12 +760,24 @@ fn a_torn_tail_is_cut_off_at_open_so_its_debris_never_ends_up_behind_a_new_frame
     // given a log whose last append, of a hundred events, was torn half way
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("opens");
-    let first = store.append(&stream("account-1"), ExpectedVersion::NoStream, vec![opened("Ada")], Timestamp(1), None);
+    let first = store.append(
+        &stream("account-1"),
+        ExpectedVersion::NoStream,
+        vec![opened("Ada")],
+        Timestamp(1),
+        None,
+    );
     assert_eq!(first, Ok(Appended::Now(Version(1))));
     let end = disk.file(LOG_FILE).expect("exists").len();
     let many: Vec<EventRecord> = (1..=100).map(deposited).collect();
     store
-        .append(&stream("account-1"), ExpectedVersion::Any, many, Timestamp(2), None)
+        .append(
+            &stream("account-1"),
+            ExpectedVersion::Any,
+            many,
+            Timestamp(2),
+            None,
+        )
         .expect("accepted");
     drop(store);
     let file = disk.file(LOG_FILE).expect("exists");
@@ -774,13 +786,22 @@ fn a_torn_tail_is_cut_off_at_open_so_its_debris_never_ends_up_behind_a_new_frame
 
     // when the store reopens and appends one small event
     let mut store = DurableStore::open(torn.storage()).expect("recovers");
-    let next = store.append(&stream("account-1"), ExpectedVersion::Exact(Version(1)), vec![deposited(7)], Timestamp(3), None);
+    let next = store.append(
+        &stream("account-1"),
+        ExpectedVersion::Exact(Version(1)),
+        vec![deposited(7)],
+        Timestamp(3),
+        None,
+    );
     drop(store);
 
     // then the file ends right after the new frame, and opens cleanly
     assert_eq!(next, Ok(Appended::Now(Version(2))));
     let reopened = DurableStore::open(torn.storage()).expect("no debris follows the new frame");
-    let expected = vec![(stream("account-1"), opened("Ada")), (stream("account-1"), deposited(7))];
+    let expected = vec![
+        (stream("account-1"), opened("Ada")),
+        (stream("account-1"), deposited(7)),
+    ];
     check_against_model(&reopened, &expected, None, "after the torn tail");
     assert_eq!(reopened.recovery().torn_tail, None);
 }
@@ -1303,3 +1324,440 @@ fn law_9_a_writer_process_killed_mid_stream_loses_no_acknowledged_event() {
     }
 }
 // ANCHOR_END: kill_drill
+
+// ---------------------------------------------------------------------------
+// Exercises.
+// ---------------------------------------------------------------------------
+
+mod exercises {
+    use super::{
+        SimDisk, Storage, apply, check_against_model, deposited, largest_allocation, opened,
+        script, stream, written_log,
+    };
+    use std::cell::Cell as Counter;
+    use std::io;
+
+    use pretty_assertions::assert_eq;
+    use std::collections::BTreeMap;
+
+    use es_workbook::exercises::l13_durable_store::{
+        AppendRequest, Balances, BalancesError, CHECKPOINT_FILE, LoggedEvent, ReadError,
+        RetryError, append_exactly_once, crc32c, load_balances, read_log, save_balances,
+    };
+    use es_workbook::l13_durable_store::{
+        AccountState, AppendError, CommandId, DurableStore, EventRecord, ExpectedVersion,
+        Fingerprint, HEADER_LEN, LOG_FILE, Position, StreamId, Timestamp, Version, crc32, crc32_of,
+        decode, evolve, initial_state,
+    };
+
+    #[test]
+    #[cfg_attr(not(feature = "solutions"), ignore = "exercise 13.1: CRC-32C")]
+    fn exercise_13_1_crc32c_gives_the_catalogue_check_value_and_differs_from_crc32() {
+        // given the CRC-32C/ISCSI fixtures
+        // when / then
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c(b""), 0);
+        assert_eq!(
+            crc32c(b"The quick brown fox jumps over the lazy dog"),
+            0x2262_0404
+        );
+        // and every single-bit change of a frame-sized input changes it
+        let message: Vec<u8> = (0..64u8).collect();
+        let whole = crc32c(&message);
+        for byte in 0..message.len() {
+            for bit in 0..8 {
+                let mut flipped = message.clone();
+                flipped[byte] ^= 1 << bit;
+                assert_ne!(crc32c(&flipped), whole, "bit {bit} of byte {byte}");
+            }
+        }
+    }
+
+    /// What the store itself reads from the script's log, in the reader's
+    /// shape.
+    fn as_the_store_reads_it(disk: &SimDisk, ends: &[usize]) -> Vec<LoggedEvent> {
+        let store = DurableStore::open(disk.storage()).expect("opens");
+        store
+            .read_all(Position(0))
+            .iter()
+            .map(|recorded| LoggedEvent {
+                frame: frame_of(ends, recorded.position.0),
+                stream: recorded.stream.as_str().to_string(),
+                record: recorded.record.clone(),
+            })
+            .collect()
+    }
+
+    /// The offset of the frame holding the event at `position`, in the
+    /// script's log: the script's steps hold 2, 1, 1, 3 and 1 events.
+    fn frame_of(ends: &[usize], position: u64) -> u64 {
+        let step = match position {
+            1 | 2 => 0,
+            3 => 1,
+            4 => 2,
+            5..=7 => 3,
+            _ => 4,
+        };
+        ends[step] as u64
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 13.2: a reader from the format description"
+    )]
+    fn exercise_13_2_the_reader_finds_what_the_store_wrote_and_stops_at_the_first_bad_frame() {
+        // given the script's log, as the store itself reads it
+        let (disk, ends) = written_log();
+        let file = disk.file(LOG_FILE).expect("the log exists");
+        let expected = as_the_store_reads_it(&disk, &ends);
+
+        // when the reader reads it / then it finds the same events
+        assert_eq!(read_log(&file), Ok(expected.clone()));
+        assert_eq!(read_log(&file[..HEADER_LEN]), Ok(Vec::new()));
+
+        // and a bad header is not a log
+        assert_eq!(read_log(&file[..HEADER_LEN - 1]), Err(ReadError::NotALog));
+        let mut version_2 = file.clone();
+        version_2[8] = 2;
+        let check = crc32(&version_2[..12]).to_le_bytes();
+        version_2[12..16].copy_from_slice(&check);
+        assert_eq!(read_log(&version_2), Err(ReadError::NotALog));
+        let mut damaged_header = file.clone();
+        damaged_header[13] ^= 1;
+        assert_eq!(read_log(&damaged_header), Err(ReadError::NotALog));
+
+        // and every cut or flipped bit in a frame stops it at that frame,
+        // without an allocation anywhere near what a damaged length claims
+        for cut in HEADER_LEN + 1..file.len() {
+            let start = ends
+                .iter()
+                .copied()
+                .filter(|&end| end <= cut)
+                .max()
+                .unwrap_or(0);
+            let read = read_log(&file[..cut]);
+            if ends.contains(&cut) {
+                assert!(read.is_ok(), "cut at {cut}");
+            } else {
+                assert_eq!(
+                    read,
+                    Err(ReadError::BadFrame {
+                        offset: start as u64
+                    }),
+                    "cut at {cut}"
+                );
+            }
+        }
+        for byte in HEADER_LEN..file.len() {
+            for bit in 0..8 {
+                let mut flipped = file.clone();
+                flipped[byte] ^= 1 << bit;
+                let start = ends
+                    .iter()
+                    .copied()
+                    .filter(|&end| end <= byte)
+                    .max()
+                    .unwrap_or(0);
+                let (read, largest) = largest_allocation(|| read_log(&flipped));
+                let context = format!("bit {bit} of byte {byte}");
+                assert_eq!(
+                    read,
+                    Err(ReadError::BadFrame {
+                        offset: start as u64
+                    }),
+                    "{context}"
+                );
+                assert!(largest <= 4 * file.len(), "{context}: allocated {largest}");
+            }
+        }
+        // and a length check that does not match stops it, even where the
+        // checksum alone would pass
+        let mut bad_check = file.clone();
+        bad_check[ends[2] + 4..ends[2] + 8].copy_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(
+            read_log(&bad_check),
+            Err(ReadError::BadFrame {
+                offset: ends[2] as u64
+            })
+        );
+        // and a frame of an unknown kind, with good checksums, stops it too
+        let last = ends[ends.len() - 2];
+        let mut kind_2 = file.clone();
+        kind_2[last + 12] = 2;
+        let crc = crc32_of(&[&kind_2[last..last + 4], &[2], &kind_2[last + 13..]]);
+        kind_2[last + 8..last + 12].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            read_log(&kind_2),
+            Err(ReadError::BadFrame {
+                offset: last as u64
+            })
+        );
+    }
+
+    fn request(id: &str, expected: ExpectedVersion) -> AppendRequest {
+        AppendRequest {
+            stream: stream("account-1"),
+            expected,
+            records: vec![deposited(2_500)],
+            recorded_at: Timestamp(5),
+            command: (
+                CommandId::new(id),
+                Fingerprint::of("DepositMoney", &[("amount", "2500")]),
+            ),
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 13.3: exactly once across a storage failure"
+    )]
+    fn exercise_13_3_a_retried_append_lands_exactly_once_whichever_operation_fails() {
+        // An append is a write (op 0) and a sync (op 1); n = 2 fails nothing
+        // the append does.
+        for n in 0..3 {
+            // given a store with one event, whose n-th operation from now
+            // fails once
+            let disk = SimDisk::new();
+            let mut store = DurableStore::open(disk.storage()).expect("opens");
+            store
+                .append(
+                    &stream("account-1"),
+                    ExpectedVersion::NoStream,
+                    vec![opened("Ada")],
+                    Timestamp(1),
+                    None,
+                )
+                .expect("accepted");
+            disk.fail_op(n, io::ErrorKind::Other, false);
+            let reopens = Counter::new(0);
+            let mut reopen = || {
+                reopens.set(reopens.get() + 1);
+                DurableStore::open(disk.storage())
+            };
+
+            // when the deposit is sent with retries
+            let sent = append_exactly_once(
+                store,
+                &mut reopen,
+                &request("dep-1", ExpectedVersion::Exact(Version(1))),
+                3,
+            );
+
+            // then it reached version 2, once, in the store that is returned
+            let (store, version) = sent.unwrap_or_else(|e| panic!("op {n}: {e:?}"));
+            assert_eq!(version, Version(2), "op {n}");
+            let expected = vec![
+                (stream("account-1"), opened("Ada")),
+                (stream("account-1"), deposited(2_500)),
+            ];
+            check_against_model(&store, &expected, None, &format!("op {n}"));
+            assert_eq!(reopens.get(), u32::from(n < 2), "op {n}: reopens");
+            drop(store);
+            disk.clear_fault();
+            let reopened = DurableStore::open(disk.storage()).expect("reopens");
+            check_against_model(&reopened, &expected, None, &format!("op {n}, on disk"));
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 13.3: exactly once across a storage failure"
+    )]
+    fn exercise_13_3_a_refusal_is_not_retried_and_failures_stop_after_the_given_tries() {
+        // given a store with one event
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        store
+            .append(
+                &stream("account-1"),
+                ExpectedVersion::NoStream,
+                vec![opened("Ada")],
+                Timestamp(1),
+                None,
+            )
+            .expect("accepted");
+        let reopens = Counter::new(0);
+        // Every reopened store's first write fails again.
+        let mut reopen = || {
+            reopens.set(reopens.get() + 1);
+            assert!(reopens.get() < 10, "far more tries than the three allowed");
+            let store = DurableStore::open(disk.storage());
+            disk.fail_op(0, io::ErrorKind::Other, false);
+            store
+        };
+
+        // when a request expects the wrong version
+        let conflict = append_exactly_once(
+            store,
+            &mut reopen,
+            &request("dep-1", ExpectedVersion::Exact(Version(7))),
+            3,
+        );
+
+        // then it is refused at once, without a reopen
+        assert_eq!(
+            conflict.err(),
+            Some(RetryError::Refused(AppendError::VersionConflict {
+                expected: ExpectedVersion::Exact(Version(7)),
+                actual: Version(1),
+            }))
+        );
+        assert_eq!(reopens.get(), 0);
+
+        // and when every write fails, it gives up after three tries
+        let store = DurableStore::open(disk.storage()).expect("opens");
+        disk.fail_op(0, io::ErrorKind::Other, false);
+        let failing = append_exactly_once(
+            store,
+            &mut reopen,
+            &request("dep-2", ExpectedVersion::Any),
+            3,
+        );
+        assert!(
+            matches!(failing, Err(RetryError::GaveUp(AppendError::Io(_)))),
+            "{failing:?}"
+        );
+        assert_eq!(reopens.get(), 2, "three tries, two reopens");
+    }
+
+    /// Every account's state from a full replay of `store`.
+    fn replayed<S: Storage>(store: &DurableStore<S>) -> Balances {
+        let mut accounts: BTreeMap<StreamId, AccountState> = BTreeMap::new();
+        for recorded in store.read_all(Position(0)) {
+            let state = accounts
+                .entry(recorded.stream.clone())
+                .or_insert_with(initial_state);
+            *state = evolve(*state, &decode(&recorded.record).expect("decodes"));
+        }
+        Balances {
+            position: store.last_position(),
+            accounts,
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 13.4: a checkpoint that survives any crash"
+    )]
+    fn exercise_13_4_a_checkpoint_is_used_when_whole_and_ignored_when_damaged_or_ahead() {
+        // given the script's log, checkpointed after its first three appends
+        let steps = script();
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        for step in &steps[..3] {
+            apply(&mut store, step).expect("accepted");
+        }
+        assert_eq!(
+            load_balances(&mut store),
+            Ok(replayed(&store)),
+            "no checkpoint yet"
+        );
+        let early = replayed(&store);
+        save_balances(&mut store, &early).expect("saved");
+        for step in &steps[3..] {
+            apply(&mut store, step).expect("accepted");
+        }
+
+        // when balances are loaded / then the checkpoint plus the rest
+        // equals a full replay
+        assert_eq!(load_balances(&mut store), Ok(replayed(&store)));
+
+        // and a checkpoint is really used: a made-up one shows through
+        let mut made_up = replayed(&store);
+        made_up
+            .accounts
+            .insert(stream("account-9"), AccountState::Closed);
+        save_balances(&mut store, &made_up).expect("saved");
+        assert_eq!(load_balances(&mut store), Ok(made_up.clone()));
+
+        // and a checkpoint ahead of the log is ignored
+        let mut ahead = made_up.clone();
+        ahead.position = Position(store.last_position().0 + 1);
+        save_balances(&mut store, &ahead).expect("saved");
+        assert_eq!(load_balances(&mut store), Ok(replayed(&store)));
+
+        // and an event that does not decode stops the load, naming it
+        let mut other = DurableStore::open(SimDisk::new().storage()).expect("opens");
+        let unknown = EventRecord {
+            event_type: "InterestPaid".into(),
+            schema_version: 1,
+            payload: "amount=5\n".into(),
+        };
+        other
+            .append(
+                &stream("account-1"),
+                ExpectedVersion::Any,
+                vec![opened("Ada"), unknown],
+                Timestamp(1),
+                None,
+            )
+            .expect("accepted");
+        assert!(
+            matches!(
+                load_balances(&mut other),
+                Err(BalancesError::Undecodable {
+                    position: Position(2),
+                    ..
+                })
+            ),
+            "an undecodable event is reported, not skipped"
+        );
+
+        // and every single changed byte of a checkpoint is noticed
+        save_balances(&mut store, &made_up).expect("saved");
+        let saved = disk.file(CHECKPOINT_FILE).expect("the checkpoint exists");
+        for byte in 0..saved.len() {
+            for bit in [0, 3, 6] {
+                let mut damaged = saved.clone();
+                damaged[byte] ^= 1 << bit;
+                disk.put_file(CHECKPOINT_FILE, &damaged);
+                assert_eq!(
+                    load_balances(&mut store),
+                    Ok(replayed(&store)),
+                    "bit {bit} of byte {byte}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 13.4: a checkpoint that survives any crash"
+    )]
+    fn exercise_13_4_a_power_loss_during_a_save_never_gives_a_wrong_balance() {
+        let steps = script();
+        for n in 0..6 {
+            for seed in 0..6 {
+                // given a checkpoint, then more events, and a machine that
+                // dies at the n-th operation of the next save
+                let disk = SimDisk::new();
+                let mut store = DurableStore::open(disk.storage()).expect("opens");
+                for step in &steps[..2] {
+                    apply(&mut store, step).expect("accepted");
+                }
+                let balances = replayed(&store);
+                save_balances(&mut store, &balances).expect("saved");
+                for step in &steps[2..] {
+                    apply(&mut store, step).expect("accepted");
+                }
+                disk.fail_op(n, io::ErrorKind::Other, true);
+                let balances = replayed(&store);
+                let _ = save_balances(&mut store, &balances);
+                let after = disk.power_loss(seed);
+                drop(store);
+
+                // when the machine restarts and loads the balances
+                let mut store = DurableStore::open(after.storage()).expect("reopens");
+                let loaded = load_balances(&mut store);
+
+                // then they equal a full replay
+                assert_eq!(loaded, Ok(replayed(&store)), "op {n}, seed {seed}");
+            }
+        }
+    }
+}

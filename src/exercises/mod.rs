@@ -40,3 +40,6 @@ pub mod l09_snapshots;
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l10_versioning.rs")]
 pub mod l10_versioning;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l13_durable_store.rs")]
+pub mod l13_durable_store;
