@@ -7,7 +7,7 @@ use std::fmt;
 
 use super::codec::{DecodeError, EventRecord, decode_u64, encode_fields, parse_fields};
 use super::crc::{crc32, crc32_of};
-use super::store::{CommandId, Fingerprint, Position, StreamId, Timestamp, Version};
+use super::ids::{CommandId, Fingerprint, Position, StreamId, Timestamp, Version};
 
 // ANCHOR: constants
 /// The log's file name in the store's directory.
@@ -309,6 +309,29 @@ impl fmt::Display for Damage {
             Damage::OutOfSequence => f.write_str("the frame does not follow the frames before it"),
             Damage::Truncated => f.write_str("the frame runs past the end of the file"),
             Damage::NotInMemory => f.write_str("the frame differs from what the store holds"),
+        }
+    }
+}
+
+impl fmt::Display for HeaderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderProblem::NotAnEventLog => f.write_str("the file is not an event log"),
+            HeaderProblem::Checksum => f.write_str("the header's checksum does not match"),
+            HeaderProblem::UnsupportedVersion(version) => {
+                write!(f, "format version {version} is not supported")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HeaderProblem {}
+
+impl std::error::Error for Damage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Damage::Payload(error) => Some(error),
+            _ => None,
         }
     }
 }
