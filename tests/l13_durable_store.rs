@@ -563,6 +563,36 @@ fn creating_a_store_writes_a_temporary_file_syncs_it_renames_it_and_syncs_the_di
 }
 
 #[test]
+fn a_store_reopened_after_its_creation_was_cut_short_keeps_its_appends_through_a_power_loss() {
+    // The creation takes 8 operations: lock, list, read, and the replace.
+    for n in 0..8 {
+        for seed in 0..4 {
+            // given a creation that died at its n-th operation, and a restart
+            let disk = SimDisk::new();
+            disk.fail_op(n, io::ErrorKind::Other, true);
+            assert!(DurableStore::open(disk.storage()).is_err(), "op {n}");
+            disk.clear_fault();
+            let mut store = DurableStore::open(disk.storage()).expect("the restart opens");
+
+            // when an append is acknowledged and the power then fails
+            let steps = script();
+            apply(&mut store, &steps[0]).expect("accepted");
+            let after = disk.power_loss(seed);
+            drop(store);
+
+            // then the acknowledged append is there
+            let reopened = DurableStore::open(after.storage()).expect("reopens");
+            check_against_model(
+                &reopened,
+                &model_of(&steps[..1]),
+                None,
+                &format!("op {n}, seed {seed}"),
+            );
+        }
+    }
+}
+
+#[test]
 fn an_append_of_a_hundred_events_costs_one_write_and_one_sync() {
     // given an open store
     let disk = SimDisk::new();

@@ -123,11 +123,14 @@ impl<S: Storage> DurableStore<S> {
                 recovery.removed_temp_files.push(name);
             }
         }
-        if !recovery.removed_temp_files.is_empty() {
-            storage.sync_dir().map_err(io("sync_dir", "."))?;
-        }
         let file = match storage.read(LOG_FILE).map_err(io("read", LOG_FILE))? {
-            Some(file) => file,
+            Some(file) => {
+                // The name may come from a creation that died before its
+                // directory sync: make it, and any removal above, durable
+                // before anything is appended to the file behind it.
+                storage.sync_dir().map_err(io("sync_dir", "."))?;
+                file
+            }
             None => {
                 replace_file(&mut storage, LOG_FILE, &file_header()).map_err(OpenError::Io)?;
                 recovery.created = true;
