@@ -1059,6 +1059,10 @@ fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() 
                 );
             }
             check_against_model(&store, &expected, None, &context);
+            // and what the restart found and the retry acknowledged survives
+            // a power loss right after
+            let after = DurableStore::open(disk.power_loss(n).storage()).expect("reopens");
+            check_against_model(&after, &expected, None, &format!("{context}, power loss"));
         }
     }
 }
@@ -1131,6 +1135,38 @@ fn a_failed_fsync_poisons_the_store_and_a_reopen_finds_the_append_whole_and_reco
         Ok(Appended::AlreadyApplied(Version(3)))
     );
     assert_eq!(apply(&mut store, &steps[3]), Ok(Appended::Now(Version(4))));
+}
+
+#[test]
+fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() {
+    for seed in 0..8 {
+        // given an append whose sync failed, so its frame sits in the file
+        // unsynced, and a restart that finds it
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_op(1, io::ErrorKind::Other, false);
+        assert!(apply(&mut store, &steps[1]).is_err());
+        drop(store);
+        let mut store = DurableStore::open(disk.storage()).expect("reopens");
+
+        // when its retry is acknowledged as already applied, and the power
+        // fails right after
+        let retried = apply(&mut store, &steps[1]);
+        assert_eq!(retried, Ok(Appended::AlreadyApplied(Version(1))));
+        let after = disk.power_loss(seed);
+        drop(store);
+
+        // then the append is still there: an acknowledgement is a promise
+        let reopened = DurableStore::open(after.storage()).expect("reopens");
+        check_against_model(
+            &reopened,
+            &model_of(&steps[..2]),
+            None,
+            &format!("seed {seed}"),
+        );
+    }
 }
 
 #[test]

@@ -169,11 +169,10 @@ impl<S: Storage> DurableStore<S> {
                     // written over part of the debris would leave the rest
                     // of it behind the new frame, where it reads as
                     // corruption on the next open.
-                    let storage = &mut store.storage;
-                    storage
+                    store
+                        .storage
                         .set_len(LOG_FILE, offset as u64)
                         .map_err(io("set_len", LOG_FILE))?;
-                    storage.sync(LOG_FILE).map_err(io("sync", LOG_FILE))?;
                     recovery.torn_tail = Some(TornTail {
                         offset: offset as u64,
                         dropped: (file.len() - offset) as u64,
@@ -182,6 +181,13 @@ impl<S: Storage> DurableStore<S> {
                 }
                 Scanned::Corrupt(damage) => return Err(corrupt(damage)),
             }
+        }
+        if !recovery.created {
+            // What was read may never have been synced: the frame of an
+            // append whose sync failed is in the file, and its retry is
+            // about to be told "already applied". Sync it (and the cut of a
+            // torn tail) before any of it is served.
+            store.storage.sync(LOG_FILE).map_err(io("sync", LOG_FILE))?;
         }
         recovery.frames = store.frames;
         recovery.events = store.log.len() as u64;
