@@ -102,8 +102,10 @@ impl DurableStore<FsStorage> {
 impl<S: Storage> DurableStore<S> {
     // ANCHOR: open
     /// Opens the store on `storage`: takes the lock, removes leftover
-    /// temporary files, creates the log if there is none, then reads every
-    /// frame, cuts off a torn tail, and rebuilds the indexes.
+    /// temporary files, creates the log if there is none (or syncs the
+    /// directory that holds it), then reads every frame, cuts off a torn
+    /// tail, rebuilds the indexes, and syncs the log before serving any of
+    /// it.
     ///
     /// # Errors
     ///
