@@ -511,6 +511,38 @@ fn a_command_repeated_after_a_restart_is_recognised_and_its_id_stays_bound_to_it
 }
 
 #[test]
+fn a_command_that_appended_nothing_is_still_remembered_after_a_restart() {
+    // given a command that decided no events, appended under its id
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    let nothing = command("noop-1", "CloseAccount");
+    let first = store.append(
+        &stream("account-1"),
+        ExpectedVersion::NoStream,
+        Vec::new(),
+        Timestamp(1),
+        nothing.clone(),
+    );
+    assert_eq!(first, Ok(Appended::Now(Version(0))));
+    drop(store);
+
+    // when it is sent again after a restart
+    let mut store = DurableStore::open(disk.storage()).expect("reopens");
+    let again = store.append(
+        &stream("account-1"),
+        ExpectedVersion::NoStream,
+        Vec::new(),
+        Timestamp(2),
+        nothing,
+    );
+
+    // then it is recognised, and the log holds one frame and no event
+    assert_eq!(again, Ok(Appended::AlreadyApplied(Version(0))));
+    assert_eq!((store.recovery().frames, store.recovery().events), (1, 0));
+    assert_eq!(store.last_position(), Position(0));
+}
+
+#[test]
 fn a_second_writer_on_the_same_directory_is_told_the_store_is_in_use() {
     // given a store open on a directory
     let dir = TempDir::new("lock");
