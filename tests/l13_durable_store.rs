@@ -1023,6 +1023,28 @@ fn a_tail_of_zeros_left_by_a_crash_is_cut_off_but_zeros_followed_by_data_are_ref
     );
 }
 
+#[test]
+fn a_last_frame_whose_start_is_lost_but_whose_end_survived_is_refused_not_guessed() {
+    // given a log whose last frame lost its first 13 bytes to zeros while
+    // the rest of it reached the disk (a disk that reorders its writes)
+    let (disk, ends) = written_log();
+    let mut file = disk.file(LOG_FILE).expect("the log exists");
+    let last = ends[ends.len() - 2];
+    file[last..last + FRAME_HEADER_LEN].fill(0);
+
+    // when it is opened
+    let opened = open_bytes(&file);
+
+    // then it is refused at that frame, for the operator to decide
+    assert_eq!(
+        opened.err(),
+        Some(OpenError::Corrupt {
+            offset: last as u64,
+            damage: Damage::LengthCheck,
+        })
+    );
+}
+
 /// Runs the script on `disk` until an operation fails. Returns what was
 /// acknowledged and the step that failed, if one did, with its error.
 fn run_until_failure(disk: &SimDisk) -> (Model, Option<(Step, AppendError)>, bool) {
