@@ -20,6 +20,7 @@
 //! | 10 | [`l10_versioning`] | events to bytes and back, strictly; upcasting v1→v2→v3 on read, one-to-many too; versioned snapshots | `cargo run --example l10_versioning` |
 //! | 11 | [`l11_subscriptions`] | the notification log; catch-up then live; checkpoints committed with the view; reactors apart from projections; failed subscriptions; gaps and the high-water mark | `cargo run --example l11_subscriptions` |
 //! | 12 | [`l12_workflows`] | a transfer as a process manager in its own stream; compensation; timeouts on an injected clock; correlation and causation; one thread or many | `cargo run --example l12_workflows` |
+//! | 13 | [`l13_durable_store`] | a file-backed log: framed and checksummed records, a sync before every acknowledgement, recovery from a torn tail, a single writer, failure drills | `cargo run --example l13_durable_store` |
 //!
 //! Lessons never import one another: when a lesson builds on an earlier one it
 //! carries the code it needs forward, so any lesson module (its file, or its
@@ -42,6 +43,7 @@ pub mod l09_snapshots;
 pub mod l10_versioning;
 pub mod l11_subscriptions;
 pub mod l12_workflows;
+pub mod l13_durable_store;
 
 pub mod exercises;
 
@@ -75,6 +77,8 @@ mod book {
     mod l11_subscriptions {}
     #[doc = include_str!("../book/src/l12_workflows.md")]
     mod l12_workflows {}
+    #[doc = include_str!("../book/src/l13_durable_store.md")]
+    mod l13_durable_store {}
     #[doc = include_str!("../book/src/appendix_glossary.md")]
     mod appendix_glossary {}
     #[doc = include_str!("../book/src/appendix_laws.md")]

@@ -42,6 +42,7 @@ examples! {
     l10_versioning => "../examples/l10_versioning.rs",
     l11_subscriptions => "../examples/l11_subscriptions.rs",
     l12_workflows => "../examples/l12_workflows.rs",
+    l13_durable_store => "../examples/l13_durable_store.rs",
 }
 
 /// The progress view, `cargo run --example exercises`, is the one example

@@ -40,7 +40,12 @@ pub mod l09_snapshots;
 
 #[cfg_attr(feature = "solutions", path = "../solutions/l10_versioning.rs")]
 pub mod l10_versioning;
+
 #[cfg_attr(feature = "solutions", path = "../solutions/l11_subscriptions.rs")]
 pub mod l11_subscriptions;
+
 #[cfg_attr(feature = "solutions", path = "../solutions/l12_workflows.rs")]
 pub mod l12_workflows;
+
+#[cfg_attr(feature = "solutions", path = "../solutions/l13_durable_store.rs")]
+pub mod l13_durable_store;
