@@ -477,7 +477,8 @@ pub struct Notification {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notifier {
     checkpoint: Position,
-    // The author and current title of each post, for the notification text.
+    // The author and current title of each post, for the notification
+    // text, and whether it was announced already.
     posts: BTreeMap<StreamId, KnownPost>,
     // Queued and not yet acknowledged by the sender, in position order.
     outbox: Vec<Notification>,
