@@ -202,6 +202,9 @@ pub enum PostCommand {
 /// The most characters a title may have, after trimming.
 pub const MAX_TITLE_CHARS: usize = 100;
 
+/// The most characters an author's name may have, after trimming.
+pub const MAX_AUTHOR_CHARS: usize = 50;
+
 /// Why a command was refused. These are domain rejections: the command was
 /// understood and the answer is no.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +224,15 @@ pub enum PostError {
     },
     /// `PublishPost` for a post that is already published.
     AlreadyPublished,
+    /// The author is empty once surrounding whitespace is trimmed.
+    EmptyAuthor,
+    /// The trimmed author has more than `max` characters.
+    AuthorTooLong {
+        /// The trimmed author's length, in characters.
+        length: usize,
+        /// The most allowed, [`MAX_AUTHOR_CHARS`].
+        max: usize,
+    },
 }
 // ANCHOR_END: errors
 
@@ -234,6 +246,10 @@ impl fmt::Display for PostError {
                 write!(f, "title has {length} characters, at most {max} allowed")
             }
             PostError::AlreadyPublished => f.write_str("post already published"),
+            PostError::EmptyAuthor => f.write_str("author is empty"),
+            PostError::AuthorTooLong { length, max } => {
+                write!(f, "author has {length} characters, at most {max} allowed")
+            }
         }
     }
 }
@@ -311,6 +327,27 @@ pub fn validate_title(title: &str) -> Result<String, PostError> {
 }
 // ANCHOR_END: validate_title
 
+/// Trims `author` and checks it like a title: not empty, at most
+/// [`MAX_AUTHOR_CHARS`] characters. Returns the trimmed name.
+///
+/// # Errors
+///
+/// [`PostError::EmptyAuthor`] or [`PostError::AuthorTooLong`].
+pub fn validate_author(author: &str) -> Result<String, PostError> {
+    let author = author.trim();
+    let length = author.chars().count();
+    if length == 0 {
+        return Err(PostError::EmptyAuthor);
+    }
+    if length > MAX_AUTHOR_CHARS {
+        return Err(PostError::AuthorTooLong {
+            length,
+            max: MAX_AUTHOR_CHARS,
+        });
+    }
+    Ok(author.to_string())
+}
+
 // ANCHOR: decide
 /// Decides what `command` does to a post in `state`: the events to record,
 /// or why it is refused. It is pure: no store, no clock, no I/O, so the same
@@ -327,7 +364,7 @@ pub fn decide(command: &PostCommand, state: &Option<Post>) -> Result<Vec<PostEve
     match (command, state) {
         (PostCommand::CreatePost { .. }, Some(_)) => Err(PostError::AlreadyExists),
         (PostCommand::CreatePost { author, title }, None) => Ok(vec![PostEvent::PostCreated {
-            author: author.clone(),
+            author: validate_author(author)?,
             title: validate_title(title)?,
         }]),
         (PostCommand::RetitlePost { .. } | PostCommand::PublishPost, None) => {
@@ -356,7 +393,7 @@ pub fn decide(command: &PostCommand, state: &Option<Post>) -> Result<Vec<PostEve
 /// decided that nothing needed recording).
 ///
 /// Between the load and the append another handler could append to the same
-/// stream; this store cannot detect that. Lesson 8 closes the gap with an
+/// stream; this store cannot detect that. Lesson 6 closes the gap with an
 /// expected version.
 ///
 /// # Errors

@@ -209,6 +209,11 @@ impl ReadModel for PostsTable {
     fn apply(&mut self, recorded: &RecordedEvent) {
         let at = recorded.recorded_at;
         if let PostEvent::PostCreated { author, title } = &recorded.event {
+            // A second creation of the same post is ignored, as lesson 2's
+            // `evolve` ignores it: the first one made the post.
+            if self.rows.contains_key(&recorded.stream) {
+                return;
+            }
             let row = PostRow {
                 author: author.clone(),
                 title: title.clone(),
@@ -220,14 +225,16 @@ impl ReadModel for PostsTable {
             self.rows.insert(recorded.stream.clone(), row);
             return;
         }
-        // The write side never records these for an unknown post; if a log
-        // holds one anyway, a read model has no row to change and moves on.
+        // The write side never records these for an unknown post, nor a
+        // second publication; if a log holds one anyway, a read model has
+        // nothing to change and moves on.
         let Some(row) = self.rows.get_mut(&recorded.stream) else {
             return;
         };
         match &recorded.event {
-            PostEvent::PostCreated { .. } => {}
+            PostEvent::PostCreated { .. } => return,
             PostEvent::PostRetitled { title } => row.title = title.clone(),
+            PostEvent::PostPublished if row.status == PostStatus::Published => return,
             PostEvent::PostPublished => {
                 row.status = PostStatus::Published;
                 row.published_at = Some(at);
@@ -249,10 +256,11 @@ pub struct AuthorStats {
 }
 
 /// The second read model: posts per author. `PostPublished` does not name
-/// the author, so the model remembers who wrote each post.
+/// the author, so the model remembers who wrote each post, and whether it
+/// is published already.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostsPerAuthor {
-    author_of: BTreeMap<StreamId, String>,
+    author_of: BTreeMap<StreamId, (String, bool)>,
     stats: BTreeMap<String, AuthorStats>,
 }
 
@@ -267,13 +275,21 @@ impl ReadModel for PostsPerAuthor {
     fn apply(&mut self, recorded: &RecordedEvent) {
         match &recorded.event {
             PostEvent::PostCreated { author, .. } => {
+                if self.author_of.contains_key(&recorded.stream) {
+                    return; // created already: the first creation counts
+                }
                 self.author_of
-                    .insert(recorded.stream.clone(), author.clone());
+                    .insert(recorded.stream.clone(), (author.clone(), false));
                 self.stats.entry(author.clone()).or_default().posts += 1;
             }
             PostEvent::PostPublished => {
-                let author = self.author_of.get(&recorded.stream);
-                if let Some(stats) = author.and_then(|a| self.stats.get_mut(a)) {
+                // Unknown, or published already: nothing to count.
+                let Some((author, published @ false)) = self.author_of.get_mut(&recorded.stream)
+                else {
+                    return;
+                };
+                *published = true;
+                if let Some(stats) = self.stats.get_mut(author.as_str()) {
                     stats.published += 1;
                 }
             }
@@ -317,6 +333,38 @@ impl Delivery {
 }
 // ANCHOR_END: delivery
 
+/// Why a consumer refused to catch up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUpError {
+    /// The log ends before the consumer's checkpoint: it was restored from an
+    /// older backup, or lost a tail it never made durable. Catching up would
+    /// answer the next events `Duplicate` and lose them; the consumer must be
+    /// rebuilt against this log, or the log repaired.
+    LogBehindCheckpoint {
+        /// The consumer's checkpoint.
+        checkpoint: Position,
+        /// The last position of the log.
+        last_position: Position,
+    },
+}
+
+impl fmt::Display for CatchUpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CatchUpError::LogBehindCheckpoint {
+                checkpoint,
+                last_position,
+            } => write!(
+                f,
+                "the log ends at {last_position}, before the checkpoint {checkpoint}: \
+                 it lost events this consumer applied"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CatchUpError {}
+
 // ANCHOR: consumer
 /// Anything that reads the log in order and remembers how far it got: a
 /// projection, or a reactor with side effects.
@@ -331,14 +379,27 @@ pub trait Consumer {
 
     /// Applies every event after the checkpoint and returns how many it
     /// applied: the whole log for a new consumer, only the tail afterwards.
-    fn catch_up(&mut self, store: &EventStore) -> usize {
+    ///
+    /// # Errors
+    ///
+    /// [`CatchUpError::LogBehindCheckpoint`] when the log ends before the
+    /// checkpoint: it lost events this consumer applied, and the events
+    /// appended next would take positions the consumer counts as seen.
+    fn catch_up(&mut self, store: &EventStore) -> Result<usize, CatchUpError> {
+        let (checkpoint, last_position) = (self.checkpoint(), store.last_position());
+        if checkpoint > last_position {
+            return Err(CatchUpError::LogBehindCheckpoint {
+                checkpoint,
+                last_position,
+            });
+        }
         let mut applied = 0;
-        for recorded in store.read_all(self.checkpoint()) {
+        for recorded in store.read_all(checkpoint) {
             if self.deliver(recorded) == Delivery::Applied {
                 applied += 1;
             }
         }
-        applied
+        Ok(applied)
     }
 }
 // ANCHOR_END: consumer
@@ -387,7 +448,8 @@ impl<M: ReadModel> Projection<M> {
     /// see a half-built table, and a failed rebuild leaves the old one in place.
     pub fn rebuild(&mut self, store: &EventStore) -> Self {
         let mut fresh = Self::new();
-        fresh.catch_up(store);
+        // A fresh projection starts at 0, which no log is behind.
+        let _ = fresh.catch_up(store);
         std::mem::replace(self, fresh)
     }
 }
@@ -415,12 +477,21 @@ pub struct Notification {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notifier {
     checkpoint: Position,
-    // The author and current title of each post, for the notification text.
-    posts: BTreeMap<StreamId, (String, String)>,
+    // The author and current title of each post, for the notification
+    // text, and whether it was announced already.
+    posts: BTreeMap<StreamId, KnownPost>,
     // Queued and not yet acknowledged by the sender, in position order.
     outbox: Vec<Notification>,
 }
 // ANCHOR_END: notifier
+
+/// What the notifier knows of one post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KnownPost {
+    author: String,
+    title: String,
+    published: bool,
+}
 
 impl Notifier {
     /// A notifier that announces every publication in the log, past ones
@@ -460,23 +531,29 @@ impl Notifier {
         let post = &recorded.stream;
         match &recorded.event {
             PostEvent::PostCreated { author, title } => {
-                self.posts
-                    .insert(post.clone(), (author.clone(), title.clone()));
+                // A second creation is ignored: the first one made the post.
+                self.posts.entry(post.clone()).or_insert_with(|| KnownPost {
+                    author: author.clone(),
+                    title: title.clone(),
+                    published: false,
+                });
                 None
             }
             PostEvent::PostRetitled { title } => {
                 if let Some(known) = self.posts.get_mut(post) {
-                    known.1 = title.clone();
+                    known.title = title.clone();
                 }
                 None
             }
             PostEvent::PostPublished => {
-                let (author, title) = self.posts.get(post)?;
+                // Only the first publication of a known post is announced.
+                let known = self.posts.get_mut(post).filter(|k| !k.published)?;
+                known.published = true;
                 Some(Notification {
                     caused_by: recorded.position,
                     post: post.clone(),
-                    author: author.clone(),
-                    title: title.clone(),
+                    author: known.author.clone(),
+                    title: known.title.clone(),
                 })
             }
         }
@@ -505,17 +582,47 @@ impl Notifier {
 // ANCHOR_END: notifier_start
 
 // ANCHOR: acknowledge
+/// Notifications the sender took from the outbox, to send and then hand
+/// back to [`Notifier::acknowledge`]. Only the notifier makes one, so an
+/// acknowledgement can only name what the sender was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    notifications: Vec<Notification>,
+}
+
+impl Batch {
+    /// The notifications to send, oldest first.
+    pub fn notifications(&self) -> &[Notification] {
+        &self.notifications
+    }
+}
+
 impl Notifier {
-    /// Called by the sender once every notification caused at or before
-    /// `up_to` has been sent: removes them from the outbox and returns how
-    /// many it removed. Acknowledging the same position again removes nothing.
-    /// A notification sent but not acknowledged (the sender stopped in
-    /// between) stays queued and is sent again: at least once, which the
-    /// receiver absorbs with `caused_by` as its dedupe key.
-    pub fn acknowledge(&mut self, up_to: Position) -> usize {
-        let sent = self.outbox.partition_point(|n| n.caused_by <= up_to);
-        self.outbox.drain(..sent);
-        sent
+    /// The oldest `max` notifications of the outbox, for the sender. They
+    /// stay queued until the batch is acknowledged.
+    pub fn batch(&self, max: usize) -> Batch {
+        let notifications = self.outbox.iter().take(max).cloned().collect();
+        Batch { notifications }
+    }
+
+    /// Called by the sender once it has sent `sent`: removes those
+    /// notifications from the outbox and returns how many it removed.
+    /// Whatever was queued after the batch was taken stays queued, and
+    /// acknowledging the same batch again removes nothing. A batch sent but
+    /// not acknowledged (the sender stopped in between) is sent again: at
+    /// least once, which the receiver absorbs with `caused_by` as its dedupe
+    /// key.
+    pub fn acknowledge(&mut self, sent: &Batch) -> usize {
+        let Some(last) = sent.notifications.last() else {
+            return 0;
+        };
+        // The outbox is in position order and a batch is a prefix of it, so
+        // everything up to the batch's last cause was in the batch.
+        let removed = self
+            .outbox
+            .partition_point(|n| n.caused_by <= last.caused_by);
+        self.outbox.drain(..removed);
+        removed
     }
 }
 // ANCHOR_END: acknowledge

@@ -312,17 +312,18 @@ mod exercises {
         );
         store.append(&StreamId::new("post"), vec![created("c")], Timestamp(3));
         store.append(&StreamId::new("post-2"), vec![created("d")], Timestamp(4));
-        store.append(&StreamId::new("post-1"), vec![retitled("e")], Timestamp(5));
+        store.append(&StreamId::new("post-"), vec![created("f")], Timestamp(5));
+        store.append(&StreamId::new("post-1"), vec![retitled("e")], Timestamp(6));
 
         // when
         let all = read_category(&store, "post", Position(0));
         let after_four = read_category(&store, "post", Position(4));
 
-        // then
+        // then: "post-" has nothing after its dash, so it is in no category
         let positions: Vec<u64> = all.iter().map(|r| r.position.0).collect();
-        assert_eq!(positions, vec![1, 4, 5]);
+        assert_eq!(positions, vec![1, 4, 6]);
         let positions: Vec<u64> = after_four.iter().map(|r| r.position.0).collect();
-        assert_eq!(positions, vec![5]);
+        assert_eq!(positions, vec![6]);
     }
 
     #[test]
@@ -330,17 +331,21 @@ mod exercises {
         not(feature = "solutions"),
         ignore = "exercise 1.3: streams changed since a position"
     )]
-    fn exercise_1_3_streams_changed_after_a_position_are_named_once_each() {
-        // given
-        let (store, [one, two, _]) = interleaved_store();
+    fn exercise_1_3_recently_changed_streams_come_most_recent_first_once_each() {
+        // given: #1 post-1, #2 post-2, #3 and #4 post-1, #5 post-3, #6 post-2
+        let (store, [one, two, three]) = interleaved_store();
 
         // when
-        let changed = streams_changed_after(&store, Position(2));
+        let everything = streams_changed_after(&store, Position(0));
+        let since_two = streams_changed_after(&store, Position(2));
+        let since_four = streams_changed_after(&store, Position(4));
         let nothing = streams_changed_after(&store, store.last_position());
 
-        // then: positions 3..=6 touch post-1 (twice), post-3 and post-2
-        let expected: Vec<StreamId> = vec![one, two, StreamId::new("post-3")];
-        assert_eq!(changed.into_iter().collect::<Vec<_>>(), expected);
+        // then: ordered by each stream's latest change, newest first; post-1
+        // changed first of all, but its latest change is the oldest
+        assert_eq!(everything, vec![two.clone(), three.clone(), one.clone()]);
+        assert_eq!(since_two, vec![two.clone(), three.clone(), one]);
+        assert_eq!(since_four, vec![two, three]);
         assert!(nothing.is_empty());
     }
 

@@ -8,8 +8,8 @@
 use pretty_assertions::assert_eq;
 
 use es_workbook::l02_commands::{
-    EventStore, MAX_TITLE_CHARS, Position, Post, PostCommand, PostError, PostEvent, StreamId,
-    Timestamp, Version, decide, evolve, handle, load_post,
+    EventStore, MAX_AUTHOR_CHARS, MAX_TITLE_CHARS, Position, Post, PostCommand, PostError,
+    PostEvent, StreamId, Timestamp, Version, decide, evolve, handle, load_post,
 };
 
 fn post_1() -> StreamId {
@@ -113,6 +113,43 @@ fn a_blank_title_is_rejected_when_creating_and_when_retitling() {
             PostError::EmptyTitle,
         );
     }
+}
+
+#[test]
+fn a_blank_or_overlong_author_is_refused_and_a_padded_one_is_trimmed() {
+    let create_by = |author: &str| PostCommand::CreatePost {
+        author: author.into(),
+        title: "Hello".into(),
+    };
+    for blank in ["", " ", "\t\n "] {
+        // given / when / then
+        then_refused(given(vec![]), create_by(blank), PostError::EmptyAuthor);
+    }
+    let longest = "é".repeat(MAX_AUTHOR_CHARS);
+    let too_long = "é".repeat(MAX_AUTHOR_CHARS + 1);
+    then_refused(
+        given(vec![]),
+        create_by(&too_long),
+        PostError::AuthorTooLong {
+            length: MAX_AUTHOR_CHARS + 1,
+            max: MAX_AUTHOR_CHARS,
+        },
+    );
+
+    // given
+    let mut store = given(vec![]);
+    let mut other = given(vec![]);
+
+    // when
+    let padded = handle(&mut store, &post_1(), &create_by("  ada "), Timestamp(1));
+    let longest_accepted = handle(&mut other, &post_1(), &create_by(&longest), Timestamp(1));
+
+    // then
+    assert_eq!((padded, longest_accepted), (Ok(Version(1)), Ok(Version(1))));
+    assert_eq!(
+        load_post(&store, &post_1()).map(|p| p.author),
+        Some("ada".to_string())
+    );
 }
 
 #[test]
@@ -390,6 +427,14 @@ fn rejections_display_as_short_lowercase_messages() {
             "title has 123 characters, at most 100 allowed",
         ),
         (PostError::AlreadyPublished, "post already published"),
+        (PostError::EmptyAuthor, "author is empty"),
+        (
+            PostError::AuthorTooLong {
+                length: 51,
+                max: 50,
+            },
+            "author has 51 characters, at most 50 allowed",
+        ),
     ];
     for (error, expected) in cases {
         assert_eq!(error.to_string(), expected);
@@ -482,8 +527,8 @@ fn whatever_commands_arrive_every_stream_keeps_the_rules() {
 mod exercises {
     use super::*;
     use es_workbook::exercises::l02_commands::{
-        BatchError, RetitleLimitError, StrictError, audit_stream, decide_strict, handle_batch,
-        handle_with_retitle_limit,
+        BatchError, Finding, RetitleLimitError, StrictError, audit_stream, decide_strict,
+        handle_batch, handle_with_retitle_limit,
     };
     use pretty_assertions::assert_eq;
 
@@ -590,7 +635,7 @@ mod exercises {
         not(feature = "solutions"),
         ignore = "exercise 2.3: audit a stream against today's rules"
     )]
-    fn exercise_2_3_an_audit_names_each_event_todays_rules_would_refuse() {
+    fn exercise_2_3_an_audit_names_each_event_todays_rules_would_refuse_or_record_differently() {
         // given: a history imported from an older system that checked nothing
         let long = "y".repeat(101);
         let store = given(vec![
@@ -618,16 +663,16 @@ mod exercises {
         assert_eq!(
             findings,
             vec![
-                (Version(1), PostError::EmptyTitle),
-                (Version(4), PostError::AlreadyPublished),
+                (Version(1), Finding::Refused(PostError::EmptyTitle)),
+                (Version(4), Finding::Refused(PostError::AlreadyPublished)),
                 (
                     Version(5),
-                    PostError::TitleTooLong {
+                    Finding::Refused(PostError::TitleTooLong {
                         length: 101,
                         max: 100
-                    }
+                    })
                 ),
-                (Version(6), PostError::AlreadyExists),
+                (Version(6), Finding::Refused(PostError::AlreadyExists)),
             ]
         );
         let versions: Vec<u64> = strict_findings.iter().map(|(v, _)| v.0).collect();
@@ -637,6 +682,38 @@ mod exercises {
             store.last_position(),
             Position(6),
             "an audit changes nothing"
+        );
+
+        // and: events today's rules accept but would record differently: a
+        // padded title (recorded trimmed today), a retitle to the padded
+        // title (recorded trimmed), a retitle to the current title (recorded
+        // not at all)
+        let mut imported = EventStore::new();
+        let post_3 = StreamId::new("post-3");
+        imported.append(
+            &post_3,
+            vec![
+                created("  Hi  "),
+                retitled("  Hi  "),
+                retitled("Hello"),
+                retitled("Hello"),
+            ],
+            Timestamp(1),
+        );
+        let differences = audit_stream(&imported, &post_3, decide);
+        assert_eq!(
+            differences,
+            vec![
+                (
+                    Version(1),
+                    Finding::RecordedDifferently(vec![created("Hi")])
+                ),
+                (
+                    Version(2),
+                    Finding::RecordedDifferently(vec![retitled("Hi")])
+                ),
+                (Version(4), Finding::RecordedDifferently(vec![])),
+            ]
         );
     }
 

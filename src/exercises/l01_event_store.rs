@@ -1,14 +1,13 @@
 //! Exercises for lesson 1 — the event store.
 //!
-//! Each function below is a stub. Replace the `todo!()` at each `// TODO:` and
-//! check your work with `cargo test --test l01_event_store -- --ignored`.
+//! Each function below is a stub. Replace each `todo!()` and check your work
+//! with `cargo test --test l01_event_store -- --ignored`.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
-// Used by the solutions, not yet by the stubs.
+// What the exercises may need; the stubs do not use it yet.
 #[allow(unused_imports)]
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::l01_event_store::{EventStore, Position, RecordedEvent, StreamId, Version};
 
@@ -20,7 +19,6 @@ pub fn read_stream_from<'a>(
     stream: &StreamId,
     from: Version,
 ) -> Vec<&'a RecordedEvent> {
-    // TODO: read the stream and keep the events whose version is at least `from`.
     let _ = (store, stream, from);
     todo!("exercise 1.1: read a stream from a version")
 }
@@ -34,16 +32,14 @@ pub fn read_category<'a>(
     category: &str,
     after: Position,
 ) -> Vec<&'a RecordedEvent> {
-    // TODO: filter `read_all(after)` by the stream id's category.
     let _ = (store, category, after);
     todo!("exercise 1.2: read one category of streams in global order")
 }
 
-/// Exercise 1.3: the streams that changed after position `after`, each named
-/// once. A cache that remembers the last position it saw can use this to know
-/// which entries to throw away.
-pub fn streams_changed_after(store: &EventStore, after: Position) -> BTreeSet<StreamId> {
-    // TODO: collect the stream id of every event after `after`.
+/// Exercise 1.3: the streams that changed after position `after`, for a
+/// "recently updated" list: each stream once, ordered by its latest change,
+/// the most recently changed first.
+pub fn streams_changed_after(store: &EventStore, after: Position) -> Vec<StreamId> {
     let _ = (store, after);
     todo!("exercise 1.3: which streams changed since a position")
 }
@@ -83,7 +79,6 @@ pub enum LogError {
 ///
 /// The first [`LogError`] found.
 pub fn check_log(log: &[RecordedEvent]) -> Result<(), LogError> {
-    // TODO: walk the log once and compare each event with what should come next.
     let _ = log;
     todo!("exercise 1.4: check that a log keeps the store's promises")
 }

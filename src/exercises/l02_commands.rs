@@ -88,19 +88,29 @@ pub fn handle_with_retitle_limit(
     todo!("exercise 2.2: limit how often a draft is retitled")
 }
 
+/// What an audit found about one recorded event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding<E> {
+    /// Today's rules refuse the command that would have produced the event.
+    Refused(E),
+    /// Today's rules accept that command, but it would record these events
+    /// instead of the one recorded (none at all, for an empty list).
+    RecordedDifferently(Vec<PostEvent>),
+}
+
 /// Exercise 2.3: checks a stream's history against a set of rules. For each
-/// recorded event, oldest first, it asks `decide` whether the command that
+/// recorded event, oldest first, it asks `decide` about the command that
 /// would have produced it (`PostCreated` ← `CreatePost`, `PostRetitled` ←
-/// `RetitlePost`, `PostPublished` ← `PublishPost`) is allowed on the state
-/// folded from the events before it, and returns the version of each event
-/// `decide` refuses, with the reason. The history is never changed.
+/// `RetitlePost`, `PostPublished` ← `PublishPost`) on the state folded from
+/// the events before it, and reports the version of each event that `decide`
+/// refuses, or accepts but would record as something other than exactly
+/// that event. The history is never changed.
 pub fn audit_stream<E>(
     store: &EventStore,
     stream: &StreamId,
     decide: impl Fn(&PostCommand, &Option<Post>) -> Result<Vec<PostEvent>, E>,
-) -> Vec<(Version, E)> {
-    // TODO: walk the stream, asking `decide` about each event on the state
-    // the events before it left.
+) -> Vec<(Version, Finding<E>)> {
+    // TODO: replay the stream, asking `decide` about each event.
     let _ = (store, stream, &decide);
     todo!("exercise 2.3: audit a stream against today's rules")
 }

@@ -1,19 +1,18 @@
 //! Exercises for lesson 3 — projections.
 //!
-//! Each function below is a stub. Replace the `todo!()` at each `// TODO:` and
-//! check your work with `cargo test --test l03_projections -- --ignored`.
-//! You may change the private fields of the structs as you like.
+//! Each function below is a stub. Replace each `todo!()` and check your work
+//! with `cargo test --test l03_projections -- --ignored`. The structs are
+//! empty: give them whatever private fields your design needs.
 
+// What the exercises need; the stubs do not use all of it yet.
+#[allow(unused_imports)]
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::l03_projections::{
-    Consumer, EventStore, Notification, Position, Projection, ReadModel, RecordedEvent, StreamId,
-    Timestamp,
-};
-
-// Used by the solutions, not yet by the stubs.
 #[allow(unused_imports)]
-use crate::l03_projections::{Delivery, PostEvent};
+use crate::l03_projections::{
+    CatchUpError, Consumer, Delivery, EventStore, Notification, Position, PostEvent, PostRow,
+    PostsTable, Projection, ReadModel, RecordedEvent, StreamId, Timestamp,
+};
 
 /// One entry of the front page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,22 +31,18 @@ pub struct Headline {
 /// publication comes first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FrontPage {
-    titles: BTreeMap<StreamId, String>,
-    published: BTreeMap<Position, (StreamId, Timestamp)>,
+    // your state here
 }
 
 impl FrontPage {
     /// The published posts, most recently published first.
     pub fn headlines(&self) -> Vec<Headline> {
-        // TODO: walk the published posts newest first and look up each title.
-        let _ = (&self.titles, &self.published);
         todo!("exercise 3.1: list the front page")
     }
 }
 
 impl ReadModel for FrontPage {
     fn apply(&mut self, recorded: &RecordedEvent) {
-        // TODO: remember titles; remember each publication by its position.
         let _ = recorded;
         todo!("exercise 3.1: fold events into the front page")
     }
@@ -59,82 +54,72 @@ impl ReadModel for FrontPage {
 /// stop it matching the words of its old title.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchIndex {
-    titles: BTreeMap<StreamId, String>,
-    published: BTreeSet<StreamId>,
-    posts_by_word: BTreeMap<String, BTreeSet<StreamId>>,
+    // your state here
 }
 
 impl SearchIndex {
     /// The published posts whose current title contains `word` (in any case),
     /// in id order.
     pub fn search(&self, word: &str) -> Vec<StreamId> {
-        // TODO: look the lowercased word up in the index.
-        let _ = (word, &self.posts_by_word);
+        let _ = word;
         todo!("exercise 3.2: search the index")
     }
 }
 
 impl ReadModel for SearchIndex {
     fn apply(&mut self, recorded: &RecordedEvent) {
-        // TODO: index a post's words when it is published, and re-index a
-        // published post when it is retitled.
-        let _ = (recorded, &self.titles, &self.published);
+        let _ = recorded;
         todo!("exercise 3.2: fold events into the search index")
     }
 }
 
 /// Exercise 3.3: the mail sender at the far end of the notifier's outbox. It
 /// receives notifications at least once (retries, a notifier that was wrongly
-/// reset) and must send each one exactly once, using `caused_by` as the
-/// dedupe key: the same cause with a reworded text is the same notification.
+/// reset) and must send each one once, using `caused_by` as the dedupe key:
+/// the same cause with a reworded text is the same notification.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mailer {
-    seen: BTreeSet<Position>,
-    sent: Vec<Notification>,
+    // your state here
 }
 
 impl Mailer {
     /// Sends `notification` unless it was sent before; returns whether it sent.
     pub fn receive(&mut self, notification: &Notification) -> bool {
-        // TODO: send (push to `sent`) only notifications with a new key.
-        let _ = (notification, &self.seen);
+        let _ = notification;
         todo!("exercise 3.3: send each notification once")
     }
 
     /// Every notification sent, in the order it was sent.
     pub fn sent(&self) -> &[Notification] {
-        &self.sent
+        todo!("exercise 3.3: list what was sent")
     }
 }
 
-/// Exercise 3.4: a rebuild that runs in the background while the live
-/// projection keeps serving. `step` advances the fresh copy a bounded number
-/// of events at a time, so other work can run (and events can be appended)
-/// between steps; `finish` applies the short remaining tail and swaps.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BackgroundRebuild<M> {
-    fresh: Projection<M>,
+/// The first post, in id order, whose row differs between the live posts
+/// table and the one rebuilt from position 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowDifference {
+    /// The post.
+    pub post: StreamId,
+    /// Its row in the live table (`None`: the live table has no such row).
+    pub live: Option<PostRow>,
+    /// Its row in the rebuilt table (`None`: the rebuild has no such row).
+    pub rebuilt: Option<PostRow>,
 }
 
-impl<M: ReadModel> BackgroundRebuild<M> {
-    /// How far the fresh copy has got.
-    pub fn checkpoint(&self) -> Position {
-        self.fresh.checkpoint()
-    }
-
-    /// Applies at most `max_events` events after the fresh copy's checkpoint
-    /// and returns how many it applied (0 once it has caught up).
-    pub fn step(&mut self, store: &EventStore, max_events: usize) -> usize {
-        // TODO: deliver at most `max_events` events from the fresh checkpoint.
-        let _ = (store, max_events);
-        todo!("exercise 3.4: advance the background rebuild")
-    }
-
-    /// Catches the fresh copy up to the end of the log, swaps it into `live`,
-    /// and returns the projection it replaced.
-    pub fn finish(self, live: &mut Projection<M>, store: &EventStore) -> Projection<M> {
-        // TODO: catch up, then swap.
-        let _ = (live, store);
-        todo!("exercise 3.4: finish the background rebuild")
-    }
+/// Exercise 3.4 (stretch): a shadow rebuild. Builds a fresh posts table from
+/// position 0 next to `live`, compares the two as of the live checkpoint, and
+/// returns the first row that differs (`None` if they agree); then brings the
+/// fresh one to the end of the log and swaps it in.
+///
+/// # Errors
+///
+/// [`CatchUpError::LogBehindCheckpoint`] when the log ends before the live
+/// checkpoint; `live` is then left as it was.
+pub fn shadow_rebuild(
+    live: &mut Projection<PostsTable>,
+    store: &EventStore,
+) -> Result<Option<RowDifference>, CatchUpError> {
+    let _ = (live, store);
+    todo!("exercise 3.4: rebuild in the shadow, compare, then swap")
 }

@@ -1,6 +1,6 @@
 //! Reference solutions for the lesson 1 exercises.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::l01_event_store::{EventStore, Position, RecordedEvent, StreamId, Version};
@@ -25,8 +25,9 @@ pub fn read_category<'a>(
     category: &str,
     after: Position,
 ) -> Vec<&'a RecordedEvent> {
-    // `strip_prefix` then `starts_with('-')` checks the dash too, so "postcard-1"
-    // is not taken for category "post". A store with many categories would
+    // Stripping the category and then the dash checks both, so "postcard-1"
+    // is not taken for category "post"; and something must follow the dash,
+    // so "post-" is not either. A store with many categories would
     // keep an index per category instead of filtering the whole log
     // (KurrentDB's `$by_category` system projection does that, linking each
     // event into a `$ce-<category>` stream).
@@ -38,17 +39,27 @@ pub fn read_category<'a>(
                 .stream
                 .as_str()
                 .strip_prefix(category)
-                .is_some_and(|rest| rest.starts_with('-'))
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|name| !name.is_empty())
         })
         .collect()
 }
 
-/// Exercise 1.3: the streams that changed after position `after`.
-pub fn streams_changed_after(store: &EventStore, after: Position) -> BTreeSet<StreamId> {
-    // A set removes repeats; `BTreeSet` also gives a stable order for printing.
+/// Exercise 1.3: the streams that changed after position `after`, for a
+/// "recently updated" list: each stream once, ordered by its latest change,
+/// the most recently changed first.
+pub fn streams_changed_after(store: &EventStore, after: Position) -> Vec<StreamId> {
+    // Walking the log backwards meets each stream's latest change first, so
+    // keeping a stream only the first time it is seen gives both the order
+    // and the dedupe. Walking forwards works too, but a stream then has to
+    // be moved when it changes again (or sorted by its last position at the
+    // end). A cache would take this list only down to the entries it holds.
+    let mut seen = HashSet::new();
     store
         .read_all(after)
         .iter()
+        .rev()
+        .filter(|recorded| seen.insert(&recorded.stream))
         .map(|recorded| recorded.stream.clone())
         .collect()
 }

@@ -136,25 +136,44 @@ pub fn handle_with_retitle_limit(
     Ok(store.append(stream, events, recorded_at))
 }
 
+/// What an audit found about one recorded event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding<E> {
+    /// Today's rules refuse the command that would have produced the event.
+    Refused(E),
+    /// Today's rules accept that command, but it would record these events
+    /// instead of the one recorded (none at all, for an empty list).
+    RecordedDifferently(Vec<PostEvent>),
+}
+
 /// Exercise 2.3: checks a stream's history against a set of rules. For each
-/// recorded event, oldest first, it asks `decide` whether the command that
+/// recorded event, oldest first, it asks `decide` about the command that
 /// would have produced it (`PostCreated` ← `CreatePost`, `PostRetitled` ←
-/// `RetitlePost`, `PostPublished` ← `PublishPost`) is allowed on the state
-/// folded from the events before it, and returns the version of each event
-/// `decide` refuses, with the reason. The history is never changed.
+/// `RetitlePost`, `PostPublished` ← `PublishPost`) on the state folded from
+/// the events before it, and reports the version of each event that `decide`
+/// refuses, or accepts but would record as something other than exactly
+/// that event. The history is never changed.
 pub fn audit_stream<E>(
     store: &EventStore,
     stream: &StreamId,
     decide: impl Fn(&PostCommand, &Option<Post>) -> Result<Vec<PostEvent>, E>,
-) -> Vec<(Version, E)> {
+) -> Vec<(Version, Finding<E>)> {
     // The state is evolved with every event, refused or not: the events are
     // facts, and later events happened on top of them. An audit reports; it
     // never rewrites history (a correction would be a new event).
     let mut findings = Vec::new();
     let mut state = None;
     for recorded in store.read_stream(stream) {
-        if let Err(error) = decide(&command_for(&recorded.event), &state) {
-            findings.push((recorded.version, error));
+        // Accepted is not enough: today's rules may accept the command and
+        // still record something else (a trimmed title, or nothing for a
+        // retitle to the same title), so the recorded event could not be
+        // written today either.
+        match decide(&command_for(&recorded.event), &state) {
+            Err(error) => findings.push((recorded.version, Finding::Refused(error))),
+            Ok(events) if events != [recorded.event.clone()] => {
+                findings.push((recorded.version, Finding::RecordedDifferently(events)));
+            }
+            Ok(_) => {}
         }
         state = evolve(state, &recorded.event);
     }
