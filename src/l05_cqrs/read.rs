@@ -185,7 +185,7 @@ pub struct Projection<M: ReadModel> {
 #[derive(Default)]
 struct Shared<M> {
     state: Mutex<Checkpointed<M>>,
-    /// Signalled each time the projector has applied a batch.
+    /// Signalled each time the projector has applied an event.
     advanced: Condvar,
     paused: AtomicBool,
     stopped: AtomicBool,
@@ -237,8 +237,8 @@ pub enum ReadError {
 
 // ANCHOR: project
 /// The projector thread's loop: wait for events after the checkpoint, apply
-/// a batch, tell the waiting queries, repeat until told to stop or until
-/// `apply` panics.
+/// them one at a time, telling the waiting queries after each, repeat until
+/// told to stop or until `apply` panics.
 fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
     let mut checkpoint = Position(0);
     loop {
@@ -248,8 +248,9 @@ fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
         if shared.stopped.load(SeqCst) {
             return;
         }
-        let mut state = lock(&shared.state);
         for recorded in &batch {
+            // One event per lock, so a query waits for one `apply` at most.
+            let mut state = lock(&shared.state);
             // Checked under the read model's lock before every event, so a
             // batch already copied out of the log stops here too.
             if shared.paused.load(SeqCst) {
@@ -265,10 +266,10 @@ fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
                 return;
             }
             state.position = recorded.position;
+            checkpoint = recorded.position;
+            drop(state);
+            shared.advanced.notify_all();
         }
-        checkpoint = state.position;
-        drop(state);
-        shared.advanced.notify_all();
     }
 }
 // ANCHOR_END: project
@@ -321,10 +322,16 @@ impl<M: ReadModel> Projection<M> {
         if let Some(failed) = &state.failed {
             return Err(failed.clone());
         }
-        Ok(Answer {
-            as_of: state.position,
-            value: query(&state.model),
-        })
+        // The caller's code runs under the lock. If it panics, the panic is
+        // caught so that it cannot poison the lock, and raised again once
+        // the lock is released: the caller still sees it.
+        let value = panic::catch_unwind(AssertUnwindSafe(|| query(&state.model)));
+        let as_of = state.position;
+        drop(state);
+        match value {
+            Ok(value) => Ok(Answer { as_of, value }),
+            Err(panic) => panic::resume_unwind(panic),
+        }
     }
 
     /// Waits until the read model has applied every event up to `position`, for at
