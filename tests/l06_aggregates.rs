@@ -1163,6 +1163,54 @@ mod exercises {
         not(feature = "solutions"),
         ignore = "exercise 6.3: close an account and release its email"
     )]
+    fn exercise_6_3_a_retry_after_dying_between_the_close_and_the_release_frees_the_email() {
+        // given: account-1 holds ada@example.com; the process closed it and
+        // died before releasing the email
+        let mut accounts = Repository::<Account>::new();
+        let mut emails = Repository::<EmailReservation>::new();
+        let one = id("account-1");
+        register(
+            &mut accounts,
+            &mut emails,
+            &one,
+            "Ada",
+            "ada@example.com",
+            Timestamp(1),
+        )
+        .expect("a fresh email");
+        accounts
+            .execute(&one, &AccountCommand::CloseAccount, Timestamp(2))
+            .expect("an empty open account closes");
+
+        // when: the whole step is retried
+        let retried = close_and_release_email(&mut accounts, &mut emails, &one, Timestamp(3));
+        let again = close_and_release_email(&mut accounts, &mut emails, &one, Timestamp(4));
+
+        // then: the retry finishes the job, and a second one changes nothing
+        assert_eq!(retried, Ok(Version(2)));
+        assert_eq!(again, Ok(Version(2)));
+        assert_eq!(
+            emails.load(&email_stream("ada@example.com")).state,
+            EmailState::Free
+        );
+        assert_eq!(
+            register(
+                &mut accounts,
+                &mut emails,
+                &id("account-2"),
+                "Ada",
+                "ada@example.com",
+                Timestamp(5),
+            ),
+            Ok(Version(1))
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 6.3: close an account and release its email"
+    )]
     fn exercise_6_3_closing_an_account_leaves_another_accounts_claim_alone() {
         // given: account-1 holds the email; account-2 was opened with the
         // same email without registering

@@ -49,14 +49,14 @@ pub fn hashed_email_stream(email: &str) -> StreamId {
 /// Exercise 6.3: closes `account` and frees its email for a new customer;
 /// returns the account's new version.
 ///
-/// The account's state does not hold the email (no rule needs it), so read
-/// it from the stream's `AccountOpened` event. Release the reservation only
-/// if this account holds it: an account opened without a claim must leave
-/// another account's claim alone.
+/// Release the reservation only if this account holds it. An account that
+/// is already closed still releases its email, so that a retry after a
+/// crash between the two steps finishes the job.
 ///
 /// # Errors
 ///
-/// The close's [`CommandError`]; nothing is released then.
+/// The close's [`CommandError`], other than [`AccountError::Closed`];
+/// nothing is released then.
 pub fn close_and_release_email(
     accounts: &mut Repository<Account>,
     emails: &mut Repository<EmailReservation>,
