@@ -52,7 +52,9 @@ impl Event for AccountEvent {
 /// Something a customer asks of an account. It may be refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountCommand {
-    /// Open the account for `owner`, reachable at `email`.
+    /// Open the account for `owner`, reachable at `email`. The account
+    /// cannot check that no other account has the email: where emails are
+    /// unique, open accounts through `reservation::register` only.
     OpenAccount {
         /// The owner's name; must not be blank.
         owner: String,
