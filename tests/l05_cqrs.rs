@@ -128,7 +128,6 @@ fn identifiers(line: &str) -> Vec<(usize, &str)> {
     found
 }
 
-// ANCHOR: isolation_test
 #[test]
 fn the_write_side_and_the_read_side_never_name_each_other() {
     // given
@@ -158,7 +157,6 @@ fn the_write_side_and_the_read_side_never_name_each_other() {
         "shared.rs names a side"
     );
 }
-// ANCHOR_END: isolation_test
 
 #[test]
 fn the_isolation_check_catches_every_way_of_reaching_the_other_side() {
@@ -199,7 +197,6 @@ fn the_isolation_check_catches_every_way_of_reaching_the_other_side() {
 // Eventual consistency and read-your-writes
 // ---------------------------------------------------------------------------
 
-// ANCHOR: read_your_writes_test
 #[test]
 fn a_query_right_after_a_command_can_be_stale_and_waiting_for_its_position_fixes_that() {
     // given: a running inbox whose projector is held back, as a slow one would be
@@ -232,7 +229,6 @@ fn a_query_right_after_a_command_can_be_stale_and_waiting_for_its_position_fixes
         })
     );
 }
-// ANCHOR_END: read_your_writes_test
 
 #[test]
 fn every_command_is_visible_once_its_position_is_reached_however_fast_they_come() {

@@ -34,7 +34,6 @@ pub trait ReadModel: Default + Send + 'static {
 }
 // ANCHOR_END: read_model
 
-// ANCHOR: inboxes
 /// One message in someone's inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEntry {
@@ -48,6 +47,7 @@ pub struct InboxEntry {
     pub read: bool,
 }
 
+// ANCHOR: inboxes
 /// Every user's inbox: the messages sent to them that are not deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inboxes {
@@ -57,6 +57,7 @@ pub struct Inboxes {
     /// Where each live message is filed: its recipient and its key.
     filed: BTreeMap<StreamId, (UserId, Position)>,
 }
+// ANCHOR_END: inboxes
 
 impl Inboxes {
     /// The messages in `user`'s inbox, oldest first.
@@ -109,9 +110,7 @@ impl ReadModel for Inboxes {
         }
     }
 }
-// ANCHOR_END: inboxes
 
-// ANCHOR: feed
 /// One message in the global feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
@@ -166,7 +165,6 @@ impl ReadModel for Feed {
         }
     }
 }
-// ANCHOR_END: feed
 
 // ANCHOR: projection
 /// A read model kept up to date by its own projector thread, which follows
@@ -334,16 +332,14 @@ impl<M: ReadModel> Projection<M> {
         }
     }
 
-    /// Waits until the read model has applied every event up to `position`, for at
-    /// most `timeout`, and returns the position it reached. Pass the
-    /// position a command returned to read your own write.
+    /// Waits at most `timeout` until the read model has applied every event
+    /// up to `position` (the one a command returned, to read your own write),
+    /// and returns the position it reached.
     ///
     /// # Errors
     ///
-    /// [`ReadError::Timeout`] if the read model is still behind `position` when the
-    /// time is up, with the position it did reach.
-    /// [`ReadError::ProjectorFailed`] as soon as the read model's `apply`
-    /// panics, however much time is left.
+    /// [`ReadError::Timeout`] if it is still behind when the time is up;
+    /// [`ReadError::ProjectorFailed`] at once if `apply` panicked.
     pub fn wait_for(&self, position: Position, timeout: Duration) -> Result<Position, ReadError> {
         let state = lock(&self.shared.state);
         let (state, _) = self
@@ -388,6 +384,7 @@ impl<M: ReadModel> Projection<M> {
         self.shared.paused.store(false, SeqCst);
         self.log.wake_followers();
     }
+    // ANCHOR_END: control
 
     /// Stops the projector thread, waits for it to finish, and returns the
     /// read model as it was left.
@@ -418,7 +415,6 @@ impl<M: ReadModel> Projection<M> {
             }
         }
     }
-    // ANCHOR_END: control
 }
 
 impl<M: ReadModel> Drop for Projection<M> {
