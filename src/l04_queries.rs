@@ -347,8 +347,13 @@ pub fn history(store: &EventStore, stream: &StreamId) -> Vec<HistoryEntry> {
         // changes would disagree with the post's state.
         let ignored = matches!(
             (&recorded.event, &state),
-            (PostEvent::PostCreated { .. } | PostEvent::PostImported { .. }, Some(_))
-                | (PostEvent::PostRetitled { .. } | PostEvent::PostPublished, None)
+            (
+                PostEvent::PostCreated { .. } | PostEvent::PostImported { .. },
+                Some(_)
+            ) | (
+                PostEvent::PostRetitled { .. } | PostEvent::PostPublished,
+                None
+            )
         );
         let change = if ignored {
             format!("ignored: {change}")

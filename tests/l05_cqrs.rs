@@ -489,7 +489,10 @@ fn a_query_that_panics_reaches_its_caller_and_later_waits_still_get_their_whole_
     assert_eq!(waited, Ok(target));
     assert_eq!(
         inboxes.query(|model| model.unread(&user("grace"))),
-        Ok(Answer { as_of: target, value: 20 })
+        Ok(Answer {
+            as_of: target,
+            value: 20
+        })
     );
 }
 

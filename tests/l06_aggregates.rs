@@ -515,7 +515,6 @@ fn a_second_registration_with_a_taken_email_is_refused_and_opens_nothing() {
     );
 }
 
-// ANCHOR: competing_claims_test
 #[test]
 fn of_two_competing_registrations_for_one_email_exactly_one_wins() {
     for first_to_commit in [0, 1] {
@@ -565,7 +564,6 @@ fn of_two_competing_registrations_for_one_email_exactly_one_wins() {
         assert_eq!(accounts.load(loser).version, Version(0));
     }
 }
-// ANCHOR_END: competing_claims_test
 
 #[test]
 fn the_second_of_two_claims_decided_on_the_same_version_gets_a_version_conflict() {
@@ -738,7 +736,6 @@ fn reservation_of(emails: &Repository<EmailReservation>, email: &str) -> Vec<Ema
         .collect()
 }
 
-// ANCHOR: retry_test
 #[test]
 fn a_retry_whose_claim_changed_nothing_never_frees_the_email_of_the_account_it_failed_to_open() {
     // given: a slow first attempt to register account-1 saves its claim
@@ -788,7 +785,6 @@ fn a_retry_whose_claim_changed_nothing_never_frees_the_email_of_the_account_it_f
         vec![EmailEvent::EmailClaimed { account: one }]
     );
 }
-// ANCHOR_END: retry_test
 
 #[test]
 fn a_registration_never_releases_a_claim_another_attempt_made() {

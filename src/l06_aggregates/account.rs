@@ -35,6 +35,7 @@ pub enum AccountEvent {
     /// The account was closed, at a balance of zero, for good.
     AccountClosed,
 }
+// ANCHOR_END: events
 
 impl Event for AccountEvent {
     fn event_type(&self) -> &'static str {
@@ -46,7 +47,6 @@ impl Event for AccountEvent {
         }
     }
 }
-// ANCHOR_END: events
 
 // ANCHOR: commands
 /// Something a customer asks of an account. It may be refused.
@@ -182,6 +182,7 @@ pub fn decide(
         (CloseAccount, Open { balance }) => close(balance),
     }
 }
+// ANCHOR_END: decide
 
 fn open(owner: &str, email: &str) -> Result<Vec<AccountEvent>, AccountError> {
     let owner = owner.trim();
@@ -233,7 +234,6 @@ fn close(balance: Cents) -> Result<Vec<AccountEvent>, AccountError> {
     }
     Ok(vec![AccountEvent::AccountClosed])
 }
-// ANCHOR_END: decide
 
 impl fmt::Display for Cents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
