@@ -312,7 +312,9 @@ pub struct HistoryEntry {
 }
 
 /// Every change to one post, oldest first, each with its times. Describing a
-/// retitle needs the title before it, so the history is itself a fold.
+/// retitle needs the title before it, so the history is itself a fold. An
+/// event that `evolve` ignores (a second creation, say) is listed as
+/// `ignored: …`, so the history never claims a change the post did not make.
 pub fn history(store: &EventStore, stream: &StreamId) -> Vec<HistoryEntry> {
     let mut state: Option<Post> = None;
     let mut entries = Vec::with_capacity(store.read_stream(stream).len());
@@ -340,6 +342,23 @@ pub fn history(store: &EventStore, stream: &StreamId) -> Vec<HistoryEntry> {
                 (recorded.recorded_at, format!("retitled to {title:?}"))
             }
             (PostEvent::PostPublished, _) => (recorded.recorded_at, "published".to_string()),
+        };
+        // The events `evolve` passes over: a history that listed them as
+        // changes would disagree with the post's state.
+        let ignored = matches!(
+            (&recorded.event, &state),
+            (
+                PostEvent::PostCreated { .. } | PostEvent::PostImported { .. },
+                Some(_)
+            ) | (
+                PostEvent::PostRetitled { .. } | PostEvent::PostPublished,
+                None
+            )
+        );
+        let change = if ignored {
+            format!("ignored: {change}")
+        } else {
+            change
         };
         entries.push(HistoryEntry {
             version: recorded.version,

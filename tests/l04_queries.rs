@@ -401,6 +401,43 @@ fn the_history_lists_every_change_with_its_recorded_and_effective_times() {
 }
 
 #[test]
+fn the_history_says_ignored_for_an_event_that_changed_nothing() {
+    // given: a second creation, a retitle and a publication before any
+    // creation, none of which evolve applies
+    let mut store = EventStore::new();
+    let (early, hello) = (StreamId::new("post-early"), StreamId::new("post-1"));
+    append(&mut store, &early, vec![retitled("Too soon")], 10);
+    append(&mut store, &early, vec![PostEvent::PostPublished], 20);
+    append(&mut store, &hello, vec![created("ada", "Hello")], 100);
+    append(&mut store, &hello, vec![created("grace", "Mine now")], 200);
+
+    // when
+    let changes = |id: &StreamId| -> Vec<String> {
+        history(&store, id)
+            .into_iter()
+            .map(|entry| entry.change)
+            .collect()
+    };
+
+    // then: the history says what the post's state says
+    assert_eq!(
+        changes(&early),
+        vec![
+            r#"ignored: retitled to "Too soon""#.to_string(),
+            "ignored: published".to_string(),
+        ]
+    );
+    assert_eq!(
+        changes(&hello),
+        vec![
+            r#"ada created "Hello""#.to_string(),
+            r#"ignored: grace created "Mine now""#.to_string(),
+        ]
+    );
+    assert_eq!(load_post(&store, &hello), post("ada", "Hello", false));
+}
+
+#[test]
 fn a_history_entry_prints_as_one_line_with_both_times() {
     // given
     let entry = HistoryEntry {

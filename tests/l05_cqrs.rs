@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Barrier;
 use std::thread;
@@ -127,7 +128,6 @@ fn identifiers(line: &str) -> Vec<(usize, &str)> {
     found
 }
 
-// ANCHOR: isolation_test
 #[test]
 fn the_write_side_and_the_read_side_never_name_each_other() {
     // given
@@ -157,7 +157,6 @@ fn the_write_side_and_the_read_side_never_name_each_other() {
         "shared.rs names a side"
     );
 }
-// ANCHOR_END: isolation_test
 
 #[test]
 fn the_isolation_check_catches_every_way_of_reaching_the_other_side() {
@@ -198,7 +197,6 @@ fn the_isolation_check_catches_every_way_of_reaching_the_other_side() {
 // Eventual consistency and read-your-writes
 // ---------------------------------------------------------------------------
 
-// ANCHOR: read_your_writes_test
 #[test]
 fn a_query_right_after_a_command_can_be_stale_and_waiting_for_its_position_fixes_that() {
     // given: a running inbox whose projector is held back, as a slow one would be
@@ -231,7 +229,6 @@ fn a_query_right_after_a_command_can_be_stale_and_waiting_for_its_position_fixes
         })
     );
 }
-// ANCHOR_END: read_your_writes_test
 
 #[test]
 fn every_command_is_visible_once_its_position_is_reached_however_fast_they_come() {
@@ -460,6 +457,42 @@ fn a_wait_on_a_failed_projector_reports_the_failure_at_once_even_with_an_hour_le
     assert_eq!(
         failed.to_string(),
         "the projector failed after #1: cannot count #2"
+    );
+}
+
+#[test]
+fn a_query_that_panics_reaches_its_caller_and_later_waits_still_get_their_whole_timeout() {
+    // given: a caller's query panics (it indexes an empty inbox)
+    let (log, write) = write_side();
+    let inboxes = start::<Inboxes>(&log);
+    let panicked = panic::catch_unwind(AssertUnwindSafe(|| {
+        inboxes.query(|model| model.inbox(&user("grace"))[0].clone())
+    }));
+    let target = Position(20);
+
+    // when: a wait for #20 starts, and the events arrive one at a time, each
+    // applied before the next is sent
+    let waited = thread::scope(|scope| {
+        let waiter = scope.spawn(|| inboxes.wait_for(target, Duration::from_secs(3600)));
+        for n in 1..=20 {
+            let sent = handle(&write, n, send("ada", "grace", "hi"));
+            while inboxes.position() < sent {
+                thread::yield_now();
+            }
+        }
+        waiter.join().expect("the waiter does not panic")
+    });
+
+    // then: the caller saw its own panic; the wait ended when #20 was
+    // applied, not at the first event with an hour still to go
+    assert!(panicked.is_err(), "the query's panic reaches its caller");
+    assert_eq!(waited, Ok(target));
+    assert_eq!(
+        inboxes.query(|model| model.unread(&user("grace"))),
+        Ok(Answer {
+            as_of: target,
+            value: 20
+        })
     );
 }
 

@@ -515,7 +515,6 @@ fn a_second_registration_with_a_taken_email_is_refused_and_opens_nothing() {
     );
 }
 
-// ANCHOR: competing_claims_test
 #[test]
 fn of_two_competing_registrations_for_one_email_exactly_one_wins() {
     for first_to_commit in [0, 1] {
@@ -565,7 +564,6 @@ fn of_two_competing_registrations_for_one_email_exactly_one_wins() {
         assert_eq!(accounts.load(loser).version, Version(0));
     }
 }
-// ANCHOR_END: competing_claims_test
 
 #[test]
 fn the_second_of_two_claims_decided_on_the_same_version_gets_a_version_conflict() {
@@ -738,7 +736,6 @@ fn reservation_of(emails: &Repository<EmailReservation>, email: &str) -> Vec<Ema
         .collect()
 }
 
-// ANCHOR: retry_test
 #[test]
 fn a_retry_whose_claim_changed_nothing_never_frees_the_email_of_the_account_it_failed_to_open() {
     // given: a slow first attempt to register account-1 saves its claim
@@ -788,7 +785,6 @@ fn a_retry_whose_claim_changed_nothing_never_frees_the_email_of_the_account_it_f
         vec![EmailEvent::EmailClaimed { account: one }]
     );
 }
-// ANCHOR_END: retry_test
 
 #[test]
 fn a_registration_never_releases_a_claim_another_attempt_made() {
@@ -1153,6 +1149,54 @@ mod exercises {
                 "Ada Byron",
                 "Ada@Example.com",
                 Timestamp(7),
+            ),
+            Ok(Version(1))
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 6.3: close an account and release its email"
+    )]
+    fn exercise_6_3_a_retry_after_dying_between_the_close_and_the_release_frees_the_email() {
+        // given: account-1 holds ada@example.com; the process closed it and
+        // died before releasing the email
+        let mut accounts = Repository::<Account>::new();
+        let mut emails = Repository::<EmailReservation>::new();
+        let one = id("account-1");
+        register(
+            &mut accounts,
+            &mut emails,
+            &one,
+            "Ada",
+            "ada@example.com",
+            Timestamp(1),
+        )
+        .expect("a fresh email");
+        accounts
+            .execute(&one, &AccountCommand::CloseAccount, Timestamp(2))
+            .expect("an empty open account closes");
+
+        // when: the whole step is retried
+        let retried = close_and_release_email(&mut accounts, &mut emails, &one, Timestamp(3));
+        let again = close_and_release_email(&mut accounts, &mut emails, &one, Timestamp(4));
+
+        // then: the retry finishes the job, and a second one changes nothing
+        assert_eq!(retried, Ok(Version(2)));
+        assert_eq!(again, Ok(Version(2)));
+        assert_eq!(
+            emails.load(&email_stream("ada@example.com")).state,
+            EmailState::Free
+        );
+        assert_eq!(
+            register(
+                &mut accounts,
+                &mut emails,
+                &id("account-2"),
+                "Ada",
+                "ada@example.com",
+                Timestamp(5),
             ),
             Ok(Version(1))
         );

@@ -1,6 +1,6 @@
 //! Exercises for lesson 4 — queries and time travel.
 //!
-//! Each function below is a stub. Replace the `todo!()` at each `// TODO:` and
+//! Each function below is a stub. Replace each `todo!()` with your code and
 //! check your work with `cargo test --test l04_queries -- --ignored`.
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use crate::l04_queries::{EventStore, HistoryEntry, StreamId, Timestamp};
 /// it is when `PostPublished` was recorded; for an imported post it is when
 /// the old blog published it. A draft or an unknown post has none.
 pub fn published_on(store: &EventStore, stream: &StreamId) -> Option<Timestamp> {
-    // TODO: find the event that made the post visible and pick the right time.
+    // Your code here.
     let _ = (store, stream);
     todo!("exercise 4.1: the publication date readers see")
 }
@@ -28,7 +28,7 @@ pub fn history_between(
     after: Timestamp,
     until: Timestamp,
 ) -> Vec<HistoryEntry> {
-    // TODO: find the versions at `after` and `until`, and keep the entries between.
+    // Your code here.
     let _ = (store, stream, after, until);
     todo!("exercise 4.2: the audit trail of one period")
 }
@@ -37,7 +37,7 @@ pub fn history_between(
 /// title of every post that was published then, by stream id. Events
 /// recorded exactly at `at` count.
 pub fn front_page_as_of(store: &EventStore, at: Timestamp) -> BTreeMap<StreamId, String> {
-    // TODO: find every post as it was at `at`, then keep the published ones.
+    // Your code here.
     let _ = (store, at);
     todo!("exercise 4.3: the front page as of a recorded time")
 }
@@ -48,7 +48,7 @@ pub fn front_page_as_of(store: &EventStore, at: Timestamp) -> BTreeMap<StreamId,
 /// takes effect when it was recorded; an imported post takes effect when the
 /// old blog published it.
 pub fn archive_as_of(store: &EventStore, on: Timestamp) -> BTreeMap<StreamId, String> {
-    // TODO: fold each post's events whose business time is at or before `on`.
+    // Your code here.
     let _ = (store, on);
     todo!("exercise 4.4: the archive as of a business date")
 }

@@ -1,19 +1,22 @@
 //! Exercises for lesson 5 — CQRS.
 //!
-//! Each item below is a stub. Replace the `todo!()` at each `// TODO:` and
+//! Each item below is a stub. Replace each `todo!()` with your code and
 //! check your work with `cargo test --test l05_cqrs -- --ignored`.
 //!
 //! These functions sit in the application layer, above both sides, so they
 //! may use the write side and the read side together; the two sides still
 //! never use each other.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use crate::l05_cqrs::read::{Answer, Projection, ReadError, ReadModel};
 use crate::l05_cqrs::shared::{EventLog, Position, RecordedEvent, StreamId, UserId};
 use crate::l05_cqrs::write::{MessageCommand, MessageError, WriteSide};
+
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use std::collections::BTreeMap;
 
 /// Exercise 5.1: builds a fresh `M` from the whole log on the calling thread,
 /// with no projector thread, and returns it with the position of the last
@@ -26,7 +29,7 @@ pub fn rebuild<M: ReadModel>(
     batch: usize,
     progress: impl FnMut(Position),
 ) -> Answer<M> {
-    // TODO: apply the log, a batch at a time, until nothing is left.
+    // Your code here.
     let _ = (log, batch, progress);
     todo!("exercise 5.1: rebuild a read model from the log on this thread")
 }
@@ -50,26 +53,21 @@ pub struct SentEntry {
 /// whoever deleted it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SentFolders {
-    // TODO: keep these fields or choose your own (then change `sent_by` too).
-    /// Per sender, their messages keyed by the position they were sent at.
-    folders: BTreeMap<UserId, BTreeMap<Position, SentEntry>>,
-    /// Where each live message is filed: its sender and its key.
-    filed: BTreeMap<StreamId, (UserId, Position)>,
+    // Your fields here.
 }
 
 impl SentFolders {
     /// The live messages `user` sent, oldest first.
     pub fn sent_by(&self, user: &UserId) -> Vec<SentEntry> {
-        self.folders
-            .get(user)
-            .map_or_else(Vec::new, |folder| folder.values().cloned().collect())
+        let _ = user;
+        todo!("exercise 5.2: a sent folder per user")
     }
 }
 
 impl ReadModel for SentFolders {
     fn apply(&mut self, recorded: &RecordedEvent) {
-        // TODO: keep every sender's folder up to date with this event.
-        let _ = (&mut self.filed, recorded);
+        // Your code here.
+        let _ = recorded;
         todo!("exercise 5.2: a sent folder per user")
     }
 }
@@ -121,7 +119,7 @@ pub fn handle_then_query<M: ReadModel, R>(
     timeout: Duration,
     query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, CommandQueryError> {
-    // TODO: make the write visible before you query.
+    // Your code here.
     let _ = (write, projection, message, command, timeout, query);
     todo!("exercise 5.3: handle a command, then query what it changed")
 }
@@ -143,7 +141,7 @@ pub fn query_freshest<M: ReadModel, R>(
     timeout: Duration,
     query: impl FnOnce(&M) -> R,
 ) -> Result<Answer<R>, ReadError> {
-    // TODO: choose a replica, then answer from it.
+    // Your code here.
     let _ = (replicas, at_least, timeout, query);
     todo!("exercise 5.4: route a query to a fresh enough replica")
 }

@@ -1,6 +1,6 @@
 //! Exercises for lesson 6 — aggregates.
 //!
-//! Each function below is a stub. Replace the `todo!()` at each `// TODO:` and
+//! Each function below is a stub. Replace each `todo!()` with your code and
 //! check your work with `cargo test --test l06_aggregates -- --ignored`.
 
 use std::collections::BTreeSet;
@@ -28,7 +28,7 @@ use crate::l06_aggregates::{
 ///
 /// [`AccountError::NotOpened`] or [`AccountError::Closed`].
 pub fn decide_pay_out_and_close(state: &AccountState) -> Result<Vec<AccountEvent>, AccountError> {
-    // TODO: match on the state; an open account's decision may hold two events.
+    // Your code here.
     let _ = state;
     todo!("exercise 6.1: pay out the balance and close")
 }
@@ -41,7 +41,7 @@ pub fn decide_pay_out_and_close(state: &AccountState) -> Result<Vec<AccountEvent
 /// FNV-1a: start from `0xcbf29ce484222325`; for each byte, XOR it into the
 /// hash, then multiply (wrapping) by `0x100000001b3`.
 pub fn hashed_email_stream(email: &str) -> StreamId {
-    // TODO: normalise the email, hash its bytes, format with `{:016x}`.
+    // Your code here.
     let _ = email;
     todo!("exercise 6.2: a hashed reservation key")
 }
@@ -49,21 +49,21 @@ pub fn hashed_email_stream(email: &str) -> StreamId {
 /// Exercise 6.3: closes `account` and frees its email for a new customer;
 /// returns the account's new version.
 ///
-/// The account's state does not hold the email (no rule needs it), so read
-/// it from the stream's `AccountOpened` event. Release the reservation only
-/// if this account holds it: an account opened without a claim must leave
-/// another account's claim alone.
+/// Release the reservation only if this account holds it. An account that
+/// is already closed still releases its email, so that a retry after a
+/// crash between the two steps finishes the job.
 ///
 /// # Errors
 ///
-/// The close's [`CommandError`]; nothing is released then.
+/// The close's [`CommandError`], other than [`AccountError::Closed`];
+/// nothing is released then.
 pub fn close_and_release_email(
     accounts: &mut Repository<Account>,
     emails: &mut Repository<EmailReservation>,
     account: &StreamId,
     recorded_at: Timestamp,
 ) -> Result<Version, CommandError<AccountError>> {
-    // TODO: close the account, then release the email it was opened with.
+    // Your code here.
     let _ = (accounts, emails, account, recorded_at);
     todo!("exercise 6.3: close an account and release its email")
 }
@@ -88,8 +88,7 @@ pub fn sweep_orphan_claims(
     claimed_before: Timestamp,
     now: Timestamp,
 ) -> Result<BTreeSet<StreamId>, CommandError<EmailError>> {
-    // TODO: find every reservation stream, load it, and release the old
-    // claims whose account was not opened with that email.
+    // Your code here.
     let _ = (accounts, emails, claimed_before, now);
     todo!("exercise 6.4: sweep orphan claims")
 }

@@ -34,7 +34,6 @@ pub trait ReadModel: Default + Send + 'static {
 }
 // ANCHOR_END: read_model
 
-// ANCHOR: inboxes
 /// One message in someone's inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEntry {
@@ -48,6 +47,7 @@ pub struct InboxEntry {
     pub read: bool,
 }
 
+// ANCHOR: inboxes
 /// Every user's inbox: the messages sent to them that are not deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inboxes {
@@ -57,6 +57,7 @@ pub struct Inboxes {
     /// Where each live message is filed: its recipient and its key.
     filed: BTreeMap<StreamId, (UserId, Position)>,
 }
+// ANCHOR_END: inboxes
 
 impl Inboxes {
     /// The messages in `user`'s inbox, oldest first.
@@ -109,9 +110,7 @@ impl ReadModel for Inboxes {
         }
     }
 }
-// ANCHOR_END: inboxes
 
-// ANCHOR: feed
 /// One message in the global feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
@@ -166,7 +165,6 @@ impl ReadModel for Feed {
         }
     }
 }
-// ANCHOR_END: feed
 
 // ANCHOR: projection
 /// A read model kept up to date by its own projector thread, which follows
@@ -185,7 +183,7 @@ pub struct Projection<M: ReadModel> {
 #[derive(Default)]
 struct Shared<M> {
     state: Mutex<Checkpointed<M>>,
-    /// Signalled each time the projector has applied a batch.
+    /// Signalled each time the projector has applied an event.
     advanced: Condvar,
     paused: AtomicBool,
     stopped: AtomicBool,
@@ -237,8 +235,8 @@ pub enum ReadError {
 
 // ANCHOR: project
 /// The projector thread's loop: wait for events after the checkpoint, apply
-/// a batch, tell the waiting queries, repeat until told to stop or until
-/// `apply` panics.
+/// them one at a time, telling the waiting queries after each, repeat until
+/// told to stop or until `apply` panics.
 fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
     let mut checkpoint = Position(0);
     loop {
@@ -248,8 +246,9 @@ fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
         if shared.stopped.load(SeqCst) {
             return;
         }
-        let mut state = lock(&shared.state);
         for recorded in &batch {
+            // One event per lock, so a query waits for one `apply` at most.
+            let mut state = lock(&shared.state);
             // Checked under the read model's lock before every event, so a
             // batch already copied out of the log stops here too.
             if shared.paused.load(SeqCst) {
@@ -265,10 +264,10 @@ fn project<M: ReadModel>(log: &EventLog, shared: &Shared<M>) {
                 return;
             }
             state.position = recorded.position;
+            checkpoint = recorded.position;
+            drop(state);
+            shared.advanced.notify_all();
         }
-        checkpoint = state.position;
-        drop(state);
-        shared.advanced.notify_all();
     }
 }
 // ANCHOR_END: project
@@ -321,22 +320,26 @@ impl<M: ReadModel> Projection<M> {
         if let Some(failed) = &state.failed {
             return Err(failed.clone());
         }
-        Ok(Answer {
-            as_of: state.position,
-            value: query(&state.model),
-        })
+        // The caller's code runs under the lock. If it panics, the panic is
+        // caught so that it cannot poison the lock, and raised again once
+        // the lock is released: the caller still sees it.
+        let value = panic::catch_unwind(AssertUnwindSafe(|| query(&state.model)));
+        let as_of = state.position;
+        drop(state);
+        match value {
+            Ok(value) => Ok(Answer { as_of, value }),
+            Err(panic) => panic::resume_unwind(panic),
+        }
     }
 
-    /// Waits until the read model has applied every event up to `position`, for at
-    /// most `timeout`, and returns the position it reached. Pass the
-    /// position a command returned to read your own write.
+    /// Waits at most `timeout` until the read model has applied every event
+    /// up to `position` (the one a command returned, to read your own write),
+    /// and returns the position it reached.
     ///
     /// # Errors
     ///
-    /// [`ReadError::Timeout`] if the read model is still behind `position` when the
-    /// time is up, with the position it did reach.
-    /// [`ReadError::ProjectorFailed`] as soon as the read model's `apply`
-    /// panics, however much time is left.
+    /// [`ReadError::Timeout`] if it is still behind when the time is up;
+    /// [`ReadError::ProjectorFailed`] at once if `apply` panicked.
     pub fn wait_for(&self, position: Position, timeout: Duration) -> Result<Position, ReadError> {
         let state = lock(&self.shared.state);
         let (state, _) = self
@@ -381,6 +384,7 @@ impl<M: ReadModel> Projection<M> {
         self.shared.paused.store(false, SeqCst);
         self.log.wake_followers();
     }
+    // ANCHOR_END: control
 
     /// Stops the projector thread, waits for it to finish, and returns the
     /// read model as it was left.
@@ -411,7 +415,6 @@ impl<M: ReadModel> Projection<M> {
             }
         }
     }
-    // ANCHOR_END: control
 }
 
 impl<M: ReadModel> Drop for Projection<M> {

@@ -32,6 +32,7 @@ pub enum MessageCommand {
         by: UserId,
     },
 }
+// ANCHOR_END: commands
 
 /// Why the write side refused a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +56,6 @@ pub enum MessageError {
         user: UserId,
     },
 }
-// ANCHOR_END: commands
 
 // ANCHOR: write_side
 /// The command side: a handle on the log that only ever appends to it.
@@ -107,33 +107,6 @@ enum MessageState {
     Deleted,
 }
 
-fn fold(history: &[&RecordedEvent]) -> MessageState {
-    history
-        .iter()
-        .fold(MessageState::NotSent, |state, recorded| {
-            evolve(state, &recorded.event)
-        })
-}
-
-fn evolve(state: MessageState, event: &MessageEvent) -> MessageState {
-    match event {
-        MessageEvent::MessageSent { from, to, .. } => MessageState::Sent {
-            from: from.clone(),
-            to: to.clone(),
-            read: false,
-        },
-        MessageEvent::MessageRead { .. } => match state {
-            MessageState::Sent { from, to, .. } => MessageState::Sent {
-                from,
-                to,
-                read: true,
-            },
-            other => other,
-        },
-        MessageEvent::MessageDeleted { .. } => MessageState::Deleted,
-    }
-}
-
 fn decide(
     command: &MessageCommand,
     state: &MessageState,
@@ -172,6 +145,33 @@ fn decide(
     }
 }
 // ANCHOR_END: decide
+
+fn fold(history: &[&RecordedEvent]) -> MessageState {
+    history
+        .iter()
+        .fold(MessageState::NotSent, |state, recorded| {
+            evolve(state, &recorded.event)
+        })
+}
+
+fn evolve(state: MessageState, event: &MessageEvent) -> MessageState {
+    match event {
+        MessageEvent::MessageSent { from, to, .. } => MessageState::Sent {
+            from: from.clone(),
+            to: to.clone(),
+            read: false,
+        },
+        MessageEvent::MessageRead { .. } => match state {
+            MessageState::Sent { from, to, .. } => MessageState::Sent {
+                from,
+                to,
+                read: true,
+            },
+            other => other,
+        },
+        MessageEvent::MessageDeleted { .. } => MessageState::Deleted,
+    }
+}
 
 impl fmt::Display for MessageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

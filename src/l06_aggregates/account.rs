@@ -35,6 +35,7 @@ pub enum AccountEvent {
     /// The account was closed, at a balance of zero, for good.
     AccountClosed,
 }
+// ANCHOR_END: events
 
 impl Event for AccountEvent {
     fn event_type(&self) -> &'static str {
@@ -46,13 +47,14 @@ impl Event for AccountEvent {
         }
     }
 }
-// ANCHOR_END: events
 
 // ANCHOR: commands
 /// Something a customer asks of an account. It may be refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountCommand {
-    /// Open the account for `owner`, reachable at `email`.
+    /// Open the account for `owner`, reachable at `email`. The account
+    /// cannot check that no other account has the email: where emails are
+    /// unique, open accounts through `reservation::register` only.
     OpenAccount {
         /// The owner's name; must not be blank.
         owner: String,
@@ -180,6 +182,7 @@ pub fn decide(
         (CloseAccount, Open { balance }) => close(balance),
     }
 }
+// ANCHOR_END: decide
 
 fn open(owner: &str, email: &str) -> Result<Vec<AccountEvent>, AccountError> {
     let owner = owner.trim();
@@ -231,7 +234,6 @@ fn close(balance: Cents) -> Result<Vec<AccountEvent>, AccountError> {
     }
     Ok(vec![AccountEvent::AccountClosed])
 }
-// ANCHOR_END: decide
 
 impl fmt::Display for Cents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -39,6 +39,7 @@ pub trait Decider {
         state: &Self::State,
     ) -> Result<Vec<Self::Event>, Self::Error>;
 }
+// ANCHOR_END: decider
 
 /// The bank account decider: the functions of [`account`]
 /// under the [`Decider`] trait.
@@ -66,7 +67,6 @@ impl Decider for Account {
         account::decide(command, state)
     }
 }
-// ANCHOR_END: decider
 
 /// A decider's state as loaded from its stream, and the version it was
 /// loaded at: the version a save must expect.
@@ -89,7 +89,6 @@ pub enum CommandError<E> {
     Store(AppendError),
 }
 
-// ANCHOR: repository
 /// Loads deciders from their streams and saves their decisions, for one
 /// kind of decider `D`, over an [`EventStore`] of `D`'s events.
 #[derive(Debug)]
@@ -135,6 +134,7 @@ impl<D: Decider> Repository<D> {
         self.store.append(stream, loaded, events, recorded_at)
     }
 
+    // ANCHOR: execute
     /// Load, decide, save: runs `command` against `stream` and returns the
     /// stream's new version.
     ///
@@ -154,8 +154,8 @@ impl<D: Decider> Repository<D> {
         self.save(stream, loaded.version, events, recorded_at)
             .map_err(CommandError::Store)
     }
+    // ANCHOR_END: execute
 }
-// ANCHOR_END: repository
 
 impl<D: Decider> Default for Repository<D> {
     fn default() -> Self {

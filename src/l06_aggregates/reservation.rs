@@ -150,7 +150,6 @@ pub enum RegistrationError {
     Store(AppendError),
 }
 
-// ANCHOR: prepare
 /// A registration that has been decided but not yet saved: both streams
 /// loaded, both decisions made, nothing written.
 ///
@@ -209,9 +208,7 @@ impl Registration {
             claimed,
         })
     }
-    // ANCHOR_END: prepare
 
-    // ANCHOR: claim
     /// Saves the claim on the email, with the version it was decided on.
     ///
     /// # Errors
@@ -262,9 +259,8 @@ pub struct Claimed {
 }
 
 impl Claimed {
-    /// Saves the open, with the version it was decided on. If that fails,
-    /// the claim is released, but only if this attempt made it and the
-    /// account was not opened with this email after all.
+    /// Saves the open. If that fails, releases the claim only if this
+    /// attempt made it and the account was not opened with this email.
     ///
     /// # Errors
     ///
@@ -285,17 +281,12 @@ impl Claimed {
             Ok(version) => return Ok(version),
             Err(conflict) => conflict,
         };
-        // Another attempt opened the account. If it opened it with this
-        // email, the claim is that account's and stays. Reading the account
-        // stream here is safe only because what is read never changes: an
-        // account's `AccountOpened` is its first event, written once.
+        // Reading the account's stream is safe: its first event never changes.
         if let Some(claimed_at) = self.made_claim_at
             && !opened_with(accounts, &self.account, &self.email)
         {
-            // Expecting the version of this attempt's own claim, the release
-            // is one decision on one stream: if anything happened to the
-            // reservation since, it is refused. If it fails, or never runs,
-            // the claim is an orphan (see the chapter's design note).
+            // Expecting this attempt's own claim's version: refused if
+            // anything happened since. If it fails, the claim is an orphan.
             let released = vec![EmailEvent::EmailReleased {
                 account: self.account,
             }];
@@ -309,7 +300,6 @@ impl Claimed {
         Err(RegistrationError::Store(conflict))
     }
 }
-// ANCHOR_END: claim
 
 /// Whether `account`'s stream opens with the (normalised) `email`.
 fn opened_with(accounts: &Repository<Account>, account: &StreamId, email: &str) -> bool {

@@ -92,17 +92,12 @@ impl<E: Event> EventStore<E> {
     }
 
     // ANCHOR: append
-    /// Appends `events` to `stream` if, and only if, the stream is still at
-    /// `expected`, the version the caller loaded; returns the new version.
-    ///
-    /// `expected = Version(0)` means "only if the stream does not exist yet".
-    /// The check and the append happen under one `&mut self`, so nothing can
-    /// slip in between them. Appending no events changes nothing.
+    /// Appends `events` to `stream` only if the stream is still at `expected`
+    /// (`Version(0)`: it does not exist yet); returns the new version.
     ///
     /// # Errors
     ///
-    /// [`AppendError::VersionConflict`] when the stream is at another version;
-    /// nothing is appended then.
+    /// [`AppendError::VersionConflict`], and nothing is appended.
     pub fn append(
         &mut self,
         stream: &StreamId,

@@ -49,8 +49,14 @@ pub fn close_and_release_email(
 ) -> Result<Version, CommandError<AccountError>> {
     // Close first: if the account refuses (money left), the email stays
     // claimed. The other order would free the email of an account that
-    // stays open.
-    let version = accounts.execute(account, &AccountCommand::CloseAccount, recorded_at)?;
+    // stays open. An account that is already closed goes on to the release:
+    // the close and the release are two streams, and if the process died
+    // between them, only a retry of the whole step frees the email.
+    let version = match accounts.execute(account, &AccountCommand::CloseAccount, recorded_at) {
+        Ok(version) => version,
+        Err(CommandError::Rejected(AccountError::Closed)) => accounts.load(account).version,
+        Err(error) => return Err(error),
+    };
     // The email is in the first event. Keeping it in `AccountState` would
     // also work, but state is for decisions, and no rule reads the email.
     let opened_with = accounts
