@@ -473,11 +473,11 @@ fn a_conflict_is_retried_with_a_fresh_decision_which_may_reject() {
     let mut seen = Vec::new();
 
     // when
-    let (key, fingerprint) = tag("b").expect("a tag");
+    let fingerprint = Fingerprint::of(&"b");
     let outcome = execute_with(
         &store,
         &account,
-        &key,
+        &id("b"),
         &fingerprint,
         Timestamp(1),
         |state| {
@@ -525,11 +525,11 @@ fn a_command_that_conflicts_on_every_attempt_gives_up_after_max_attempts() {
     let mut decisions = 0;
 
     // when
-    let (key, fingerprint) = tag("unlucky").expect("a tag");
+    let fingerprint = Fingerprint::of(&"unlucky");
     let outcome = execute_with(
         &store,
         &account,
-        &key,
+        &id("unlucky"),
         &fingerprint,
         Timestamp(1),
         |state| {
@@ -883,12 +883,12 @@ fn a_transfer_id_reused_for_another_transfer_is_refused_and_money_is_conserved()
         let (from, to) = (&accounts[from], &accounts[to]);
         let reused = transfer(&store, from, to, Cents(cents), &tx(), Timestamp(2));
 
-        // then: refused at the first leg, and nothing else moved
+        // then: refused before the first leg, and nothing else moved
         assert_eq!(
             reused,
             Err(TransferError::NotWithdrawn(
                 CommandError::IdempotencyKeyReused {
-                    key: leg("tx-1", Leg::Withdraw)
+                    key: client("tx-1")
                 }
             )),
             "another {what}"
@@ -914,7 +914,7 @@ fn an_in_flight_transfer_id_reused_for_another_target_is_refused() {
         reused,
         Err(TransferError::NotWithdrawn(
             CommandError::IdempotencyKeyReused {
-                key: leg("tx-1", Leg::Withdraw)
+                key: client("tx-1")
             }
         ))
     );
@@ -943,6 +943,84 @@ fn a_client_id_spelled_like_a_transfer_leg_does_not_skip_the_transfers_withdrawa
         (money_in(&store, &[&one]), money_in(&store, &[&two])),
         (40, 30)
     );
+}
+
+#[test]
+fn a_client_id_used_for_a_deposit_is_refused_for_a_transfer_and_the_other_way_round() {
+    // given: req-7 deposited 10 into account-1
+    let (store, one, two) = two_accounts(100, 0);
+    execute(&store, &one, &id("req-7"), &deposit(10), Timestamp(1)).expect("deposits are accepted");
+
+    // when: req-7 is sent again, as a transfer
+    let transfer_after_deposit =
+        transfer(&store, &one, &two, Cents(40), &id("req-7"), Timestamp(2));
+
+    // then: refused before any money moved
+    assert_eq!(
+        transfer_after_deposit,
+        Err(TransferError::NotWithdrawn(
+            CommandError::IdempotencyKeyReused {
+                key: client("req-7")
+            }
+        ))
+    );
+    assert_eq!(
+        (money_in(&store, &[&one]), money_in(&store, &[&two])),
+        (110, 0)
+    );
+
+    // when: req-8 moves 30, and then req-8 is sent again, as a deposit
+    transfer(&store, &one, &two, Cents(30), &id("req-8"), Timestamp(3)).expect("110 covers 30");
+    let deposit_after_transfer = execute(&store, &one, &id("req-8"), &deposit(5), Timestamp(4));
+
+    // then: refused; the transfer is the only thing req-8 did
+    assert_eq!(
+        deposit_after_transfer,
+        Err(CommandError::IdempotencyKeyReused {
+            key: client("req-8")
+        })
+    );
+    assert_eq!(
+        (money_in(&store, &[&one]), money_in(&store, &[&two])),
+        (80, 30)
+    );
+}
+
+#[test]
+fn execute_with_takes_only_a_client_id_so_no_caller_can_make_a_transfer_skip_its_withdrawal() {
+    // given: a caller runs a command that appends nothing under the id tx-9,
+    // the only key it can name
+    let (store, one, two) = two_accounts(100, 0);
+    let no_op = execute_with(
+        &store,
+        &one,
+        &id("tx-9"),
+        &Fingerprint::of(&"no-op"),
+        Timestamp(1),
+        |_| Ok(Vec::new()),
+    );
+    assert_eq!(
+        no_op,
+        Ok(Outcome::Appended {
+            version: Version(2),
+            attempts: 1
+        })
+    );
+
+    // when: transfer tx-9 moves 50
+    let moved = transfer(&store, &one, &two, Cents(50), &id("tx-9"), Timestamp(2));
+
+    // then: the id is taken, so the transfer is refused whole; no money was
+    // created
+    assert_eq!(
+        moved,
+        Err(TransferError::NotWithdrawn(
+            CommandError::IdempotencyKeyReused {
+                key: client("tx-9")
+            }
+        ))
+    );
+    assert_eq!(money_in(&store, &[&one, &two]), 100);
 }
 
 // --- law 8: racing threads --------------------------------------------------------
@@ -995,11 +1073,10 @@ fn execute_slowly(
     command: &AccountCommand,
     at: Timestamp,
 ) -> Result<Outcome, CommandError> {
-    let key = CommandKey::Client(command_id.clone());
     execute_with(
         store,
         stream,
-        &key,
+        command_id,
         &Fingerprint::of(command),
         at,
         |state| {

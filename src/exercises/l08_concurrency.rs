@@ -14,7 +14,7 @@ use crate::l08_concurrency::{
 #[allow(unused_imports)]
 use crate::l08_concurrency::{
     AccountCommand, AccountState, AppendError, CommandKey, ExpectedVersion, Fingerprint, Leg,
-    Outcome, Position, decide, evolve, execute_with, initial_state,
+    Outcome, Position, decide, evolve, execute_under, execute_with, initial_state,
 };
 #[allow(unused_imports)]
 use std::collections::BTreeMap;

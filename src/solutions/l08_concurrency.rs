@@ -6,8 +6,8 @@ use std::fmt;
 use crate::l08_concurrency::{
     AccountCommand, AccountEvent, AccountState, AppendError, Cents, CommandError, CommandId,
     CommandKey, Event, EventStore, ExpectedVersion, Fingerprint, Leg, Outcome, Position,
-    SharedStore, StreamId, Timestamp, TransferError, Version, decide, evolve, execute_with,
-    initial_state,
+    SharedStore, StreamId, Timestamp, TransferError, Version, decide, evolve, execute_under,
+    execute_with, initial_state,
 };
 
 /// Exercise 8.1: withdraws as much as the account holds, up to the limit
@@ -30,20 +30,26 @@ pub fn withdraw_up_to(
     //
     // The fingerprint is what the client asked for: "as much as you can".
     // The amount is not part of it, because it is decided, not requested.
-    let key = CommandKey::Client(command_id.clone());
     let fingerprint = Fingerprint::of(&"withdraw up to the limit");
     let mut withdrawn = Cents(0);
-    let outcome = execute_with(store, stream, &key, &fingerprint, recorded_at, |state| {
-        let limit = limit();
-        let amount = match state {
-            AccountState::Open { balance } if balance.0 > 0 => (*balance).min(limit),
-            // Anything else: let `decide` name the rule (NotOpened, Closed,
-            // ZeroAmount, or InsufficientFunds on an empty account).
-            _ => limit,
-        };
-        withdrawn = amount;
-        decide(&AccountCommand::WithdrawMoney { amount }, state)
-    })?;
+    let outcome = execute_with(
+        store,
+        stream,
+        command_id,
+        &fingerprint,
+        recorded_at,
+        |state| {
+            let limit = limit();
+            let amount = match state {
+                AccountState::Open { balance } if balance.0 > 0 => (*balance).min(limit),
+                // Anything else: let `decide` name the rule (NotOpened, Closed,
+                // ZeroAmount, or InsufficientFunds on an empty account).
+                _ => limit,
+            };
+            withdrawn = amount;
+            decide(&AccountCommand::WithdrawMoney { amount }, state)
+        },
+    )?;
     match outcome {
         Outcome::Appended { .. } => Ok(withdrawn),
         // A duplicate answers what the first execution did, read back from
@@ -223,7 +229,7 @@ pub fn settle_transfer(
     let withdraw = AccountCommand::WithdrawMoney { amount };
     let deposit = AccountCommand::DepositMoney { amount };
     let pay_into = |account: &StreamId| {
-        execute_with(
+        execute_under(
             store,
             account,
             &leg(Leg::Deposit),
@@ -233,7 +239,7 @@ pub fn settle_transfer(
         )
     };
 
-    execute_with(
+    execute_under(
         store,
         from,
         &leg(Leg::Withdraw),
