@@ -473,11 +473,11 @@ fn a_conflict_is_retried_with_a_fresh_decision_which_may_reject() {
     let mut seen = Vec::new();
 
     // when
-    let (key, fingerprint) = tag("b").expect("a tag");
+    let fingerprint = Fingerprint::of(&"b");
     let outcome = execute_with(
         &store,
         &account,
-        &key,
+        &id("b"),
         &fingerprint,
         Timestamp(1),
         |state| {
@@ -525,11 +525,11 @@ fn a_command_that_conflicts_on_every_attempt_gives_up_after_max_attempts() {
     let mut decisions = 0;
 
     // when
-    let (key, fingerprint) = tag("unlucky").expect("a tag");
+    let fingerprint = Fingerprint::of(&"unlucky");
     let outcome = execute_with(
         &store,
         &account,
-        &key,
+        &id("unlucky"),
         &fingerprint,
         Timestamp(1),
         |state| {
@@ -883,12 +883,12 @@ fn a_transfer_id_reused_for_another_transfer_is_refused_and_money_is_conserved()
         let (from, to) = (&accounts[from], &accounts[to]);
         let reused = transfer(&store, from, to, Cents(cents), &tx(), Timestamp(2));
 
-        // then: refused at the first leg, and nothing else moved
+        // then: refused before the first leg, and nothing else moved
         assert_eq!(
             reused,
             Err(TransferError::NotWithdrawn(
                 CommandError::IdempotencyKeyReused {
-                    key: leg("tx-1", Leg::Withdraw)
+                    key: client("tx-1")
                 }
             )),
             "another {what}"
@@ -914,7 +914,7 @@ fn an_in_flight_transfer_id_reused_for_another_target_is_refused() {
         reused,
         Err(TransferError::NotWithdrawn(
             CommandError::IdempotencyKeyReused {
-                key: leg("tx-1", Leg::Withdraw)
+                key: client("tx-1")
             }
         ))
     );
@@ -943,6 +943,84 @@ fn a_client_id_spelled_like_a_transfer_leg_does_not_skip_the_transfers_withdrawa
         (money_in(&store, &[&one]), money_in(&store, &[&two])),
         (40, 30)
     );
+}
+
+#[test]
+fn a_client_id_used_for_a_deposit_is_refused_for_a_transfer_and_the_other_way_round() {
+    // given: req-7 deposited 10 into account-1
+    let (store, one, two) = two_accounts(100, 0);
+    execute(&store, &one, &id("req-7"), &deposit(10), Timestamp(1)).expect("deposits are accepted");
+
+    // when: req-7 is sent again, as a transfer
+    let transfer_after_deposit =
+        transfer(&store, &one, &two, Cents(40), &id("req-7"), Timestamp(2));
+
+    // then: refused before any money moved
+    assert_eq!(
+        transfer_after_deposit,
+        Err(TransferError::NotWithdrawn(
+            CommandError::IdempotencyKeyReused {
+                key: client("req-7")
+            }
+        ))
+    );
+    assert_eq!(
+        (money_in(&store, &[&one]), money_in(&store, &[&two])),
+        (110, 0)
+    );
+
+    // when: req-8 moves 30, and then req-8 is sent again, as a deposit
+    transfer(&store, &one, &two, Cents(30), &id("req-8"), Timestamp(3)).expect("110 covers 30");
+    let deposit_after_transfer = execute(&store, &one, &id("req-8"), &deposit(5), Timestamp(4));
+
+    // then: refused; the transfer is the only thing req-8 did
+    assert_eq!(
+        deposit_after_transfer,
+        Err(CommandError::IdempotencyKeyReused {
+            key: client("req-8")
+        })
+    );
+    assert_eq!(
+        (money_in(&store, &[&one]), money_in(&store, &[&two])),
+        (80, 30)
+    );
+}
+
+#[test]
+fn execute_with_takes_only_a_client_id_so_no_caller_can_make_a_transfer_skip_its_withdrawal() {
+    // given: a caller runs a command that appends nothing under the id tx-9,
+    // the only key it can name
+    let (store, one, two) = two_accounts(100, 0);
+    let no_op = execute_with(
+        &store,
+        &one,
+        &id("tx-9"),
+        &Fingerprint::of(&"no-op"),
+        Timestamp(1),
+        |_| Ok(Vec::new()),
+    );
+    assert_eq!(
+        no_op,
+        Ok(Outcome::Appended {
+            version: Version(2),
+            attempts: 1
+        })
+    );
+
+    // when: transfer tx-9 moves 50
+    let moved = transfer(&store, &one, &two, Cents(50), &id("tx-9"), Timestamp(2));
+
+    // then: the id is taken, so the transfer is refused whole; no money was
+    // created
+    assert_eq!(
+        moved,
+        Err(TransferError::NotWithdrawn(
+            CommandError::IdempotencyKeyReused {
+                key: client("tx-9")
+            }
+        ))
+    );
+    assert_eq!(money_in(&store, &[&one, &two]), 100);
 }
 
 // --- law 8: racing threads --------------------------------------------------------
@@ -995,11 +1073,10 @@ fn execute_slowly(
     command: &AccountCommand,
     at: Timestamp,
 ) -> Result<Outcome, CommandError> {
-    let key = CommandKey::Client(command_id.clone());
     execute_with(
         store,
         stream,
-        &key,
+        command_id,
         &Fingerprint::of(command),
         at,
         |state| {
@@ -1273,10 +1350,12 @@ fn errors_read_as_lowercase_phrases() {
 mod exercises {
     use super::*;
     use es_workbook::exercises::l08_concurrency::{
-        ClaimError, EmailClaimed, Finding, Settlement, audit, claim_email, settle_transfer,
+        ClaimError, Finding, Reservations, Settlement, audit, claim_email, settle_transfer,
         withdraw_up_to,
     };
     use pretty_assertions::assert_eq;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
 
     #[test]
     #[cfg_attr(
@@ -1402,38 +1481,141 @@ mod exercises {
     )]
     fn exercise_8_2_the_first_claim_on_an_email_wins_and_repeating_it_is_harmless() {
         // given
-        let mut store = EventStore::new();
+        let reservations = Reservations::new();
         let (ada, mallory) = (StreamId::new("account-1"), StreamId::new("account-2"));
 
         // when
-        let first = claim_email(&mut store, "ada@example.com", &ada, Timestamp(1));
-        let stolen = claim_email(&mut store, " ADA@example.com", &mallory, Timestamp(2));
-        let again = claim_email(&mut store, "Ada@Example.com", &ada, Timestamp(3));
-        let other = claim_email(&mut store, "mallory@example.com", &mallory, Timestamp(4));
+        let first = claim_email(&reservations, "ada@example.com", &ada, Timestamp(1));
+        let stolen = claim_email(&reservations, " ADA@example.com", &mallory, Timestamp(2));
+        let again = claim_email(&reservations, "Ada@Example.com", &ada, Timestamp(3));
+        let other = claim_email(&reservations, "mallory@example.com", &mallory, Timestamp(4));
 
         // then
         assert_eq!(first, Ok(()));
         assert_eq!(stolen, Err(ClaimError::Taken { by: ada.clone() }));
         assert_eq!(again, Ok(()));
         assert_eq!(other, Ok(()));
-        let claims: Vec<(String, EmailClaimed)> = store
-            .read_all(Position(0))
-            .iter()
-            .map(|r| (r.stream.to_string(), r.event.clone()))
-            .collect();
         assert_eq!(
-            claims,
+            claims(&reservations),
             vec![
-                (
-                    "email-ada@example.com".to_string(),
-                    EmailClaimed { account: ada }
-                ),
-                (
-                    "email-mallory@example.com".to_string(),
-                    EmailClaimed { account: mallory }
-                ),
+                ("email-ada@example.com".to_string(), ada),
+                ("email-mallory@example.com".to_string(), mallory),
             ]
         );
+    }
+
+    /// Every claim in the log, as (stream, holder).
+    fn claims(reservations: &Reservations) -> Vec<(String, StreamId)> {
+        reservations
+            .read_all()
+            .into_iter()
+            .map(|r| (r.stream.to_string(), r.event.account))
+            .collect()
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 8.2: claim a unique email"
+    )]
+    fn exercise_8_2_a_claim_that_lands_between_another_claims_read_and_its_append_is_kept() {
+        // given: right after the first read of the reservations (once the lock
+        // is released), mallory claims the address
+        let (ada, mallory) = (StreamId::new("account-1"), StreamId::new("account-2"));
+        let armed = Arc::new(AtomicBool::new(true));
+        let between = Arc::new(Mutex::new(None));
+        let reservations = Reservations::with_step_after_each_read({
+            let (armed, between, mallory) = (armed.clone(), between.clone(), mallory.clone());
+            move |reservations: &Reservations| {
+                if armed.swap(false, Ordering::SeqCst) {
+                    let answer =
+                        claim_email(reservations, "ada@example.com", &mallory, Timestamp(1));
+                    *between.lock().expect("not poisoned") = Some(answer);
+                }
+            }
+        });
+
+        // when: ada claims it
+        let claimed = claim_email(&reservations, "ada@example.com", &ada, Timestamp(2));
+        armed.store(false, Ordering::SeqCst);
+
+        // then: one claim is in the stream, and each client was told whether
+        // it was theirs (with a solution that never reads before appending,
+        // mallory's claim only comes after ada's, or not at all)
+        let stream = "email-ada@example.com".to_string();
+        let between = between.lock().expect("not poisoned").clone();
+        let holder = match claims(&reservations).as_slice() {
+            [(name, holder)] if *name == stream => holder.clone(),
+            other => panic!("expected one claim on {stream}, found {other:?}"),
+        };
+        let told = |account: &StreamId| {
+            if *account == holder {
+                Ok(())
+            } else {
+                Err(ClaimError::Taken { by: holder.clone() })
+            }
+        };
+        assert_eq!(claimed, told(&ada), "what ada was told");
+        if let Some(between) = between {
+            assert_eq!(between, told(&mallory), "what mallory was told");
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 8.2: claim a unique email"
+    )]
+    fn exercise_8_2_of_many_threads_claiming_one_address_exactly_one_is_told_it_won() {
+        const CLAIMANTS: usize = 8;
+        // A claim on its own succeeds, before any thread is involved.
+        let alone = claim_email(
+            &Reservations::new(),
+            "ada@example.com",
+            &StreamId::new("account-0"),
+            Timestamp(1),
+        );
+        assert_eq!(alone, Ok(()));
+
+        for round in 0..50 {
+            // given
+            let reservations = Reservations::new();
+            let accounts: Vec<StreamId> = (0..CLAIMANTS)
+                .map(|n| StreamId::new(format!("account-{n}")))
+                .collect();
+            let start = Barrier::new(CLAIMANTS);
+
+            // when: every account claims the same address at once
+            let answers: Vec<Result<(), ClaimError>> = std::thread::scope(|scope| {
+                let claimants: Vec<_> = accounts
+                    .iter()
+                    .map(|account| {
+                        let (reservations, start) = (&reservations, &start);
+                        scope.spawn(move || {
+                            start.wait();
+                            claim_email(reservations, "ada@example.com", account, Timestamp(1))
+                        })
+                    })
+                    .collect();
+                claimants
+                    .into_iter()
+                    .map(|c| c.join().expect("a claimant panicked"))
+                    .collect()
+            });
+
+            // then: one claim is stored; its account alone was told it won
+            let claims = claims(&reservations);
+            assert_eq!(claims.len(), 1, "round {round}: {claims:?}");
+            let holder = claims[0].1.clone();
+            for (account, answer) in accounts.iter().zip(answers) {
+                let expected = if *account == holder {
+                    Ok(())
+                } else {
+                    Err(ClaimError::Taken { by: holder.clone() })
+                };
+                assert_eq!(answer, expected, "round {round}: {account}");
+            }
+        }
     }
 
     #[test]

@@ -772,6 +772,34 @@ fn a_recorded_time_earlier_than_the_streams_last_is_refused_and_other_streams_st
 }
 
 #[test]
+fn a_time_in_milliseconds_is_refused_and_does_not_lock_the_account() {
+    // given: account-1's last event was recorded at time 1000
+    let (mut repo, one) = ten_event_account(SnapshotPolicy::Never);
+    let milliseconds = Timestamp(1_700_000_000_000);
+
+    // when: a caller passes milliseconds where seconds belong
+    let too_late = repo.execute(&one, &deposit(1), milliseconds);
+
+    // then: refused, nothing appended
+    assert_eq!(
+        too_late,
+        Err(CommandError::Append(AppendError::TimeOutOfRange {
+            given: milliseconds
+        }))
+    );
+    assert!(Timestamp::LATEST < milliseconds);
+    assert_eq!(repo.store.stream_version(&one), Version(10));
+
+    // when: the next append carries a time in seconds, and one the last
+    // second the store accepts
+    let in_seconds = repo.execute(&one, &deposit(1), Timestamp(1_700_000_000));
+    let latest = repo.execute(&one, &deposit(1), Timestamp::LATEST);
+
+    // then: both go through
+    assert_eq!((in_seconds, latest), (Ok(Version(11)), Ok(Version(12))));
+}
+
+#[test]
 fn an_unknown_stream_loads_as_not_opened_and_gets_no_snapshot() {
     // given
     let mut repo = AccountRepository::new(SnapshotPolicy::Every(1));

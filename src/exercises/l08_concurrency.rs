@@ -4,17 +4,19 @@
 //! check your work with `cargo test --test l08_concurrency -- --ignored`.
 
 use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::l08_concurrency::{
-    AccountEvent, Cents, CommandError, CommandId, Event, EventStore, SharedStore, StreamId,
-    Timestamp, TransferError, Version,
+    AccountEvent, AppendError, Appended, Cents, CommandError, CommandId, Event, EventStore,
+    ExpectedVersion, Position, RecordedEvent, SharedStore, StreamId, Timestamp, TransferError,
+    Version,
 };
 
 // Used by the solutions, not yet by the stubs.
 #[allow(unused_imports)]
 use crate::l08_concurrency::{
-    AccountCommand, AccountState, AppendError, CommandKey, ExpectedVersion, Fingerprint, Leg,
-    Outcome, Position, decide, evolve, execute_with, initial_state,
+    AccountCommand, AccountState, CommandKey, Fingerprint, Leg, Outcome, decide, evolve,
+    execute_under, execute_with, initial_state,
 };
 #[allow(unused_imports)]
 use std::collections::BTreeMap;
@@ -74,21 +76,100 @@ impl fmt::Display for ClaimError {
 
 impl std::error::Error for ClaimError {}
 
+/// What another client does between one claim's read and its append.
+type Between = Box<dyn Fn(&Reservations) + Send + Sync>;
+
+/// The reservation streams, shared by every thread that signs accounts up.
+/// Like a store behind a network, each call takes the lock for that call
+/// only, so another claim can come between a read and an append.
+#[derive(Default)]
+pub struct Reservations {
+    store: Mutex<EventStore<EmailClaimed>>,
+    after_each_read: Option<Between>,
+}
+
+impl Reservations {
+    /// Empty reservations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empty reservations that run `between` after each read, once the lock
+    /// is released: a step another client takes just then. Tests use it to
+    /// put a second claim between a claim's read and its append.
+    pub fn with_step_after_each_read(
+        between: impl Fn(&Reservations) + Send + Sync + 'static,
+    ) -> Self {
+        Reservations {
+            store: Mutex::default(),
+            after_each_read: Some(Box::new(between)),
+        }
+    }
+
+    /// The events of one stream, oldest first.
+    pub fn read_stream(&self, stream: &StreamId) -> Vec<RecordedEvent<EmailClaimed>> {
+        let events = self
+            .lock()
+            .read_stream(stream)
+            .into_iter()
+            .cloned()
+            .collect();
+        self.after_read();
+        events
+    }
+
+    /// Every event, in the order of the log.
+    pub fn read_all(&self) -> Vec<RecordedEvent<EmailClaimed>> {
+        let events = self.lock().read_all(Position(0)).to_vec();
+        self.after_read();
+        events
+    }
+
+    /// Appends as [`EventStore::append`] does, without a command key.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventStore::append`].
+    pub fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EmailClaimed>,
+        recorded_at: Timestamp,
+    ) -> Result<Appended, AppendError> {
+        self.lock()
+            .append(stream, expected, events, recorded_at, None)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, EventStore<EmailClaimed>> {
+        // A claim that panicked left no half-made append behind: `append`
+        // changes the store in one step. So the store is still sound.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn after_read(&self) {
+        if let Some(between) = &self.after_each_read {
+            between(self);
+        }
+    }
+}
+
 /// Exercise 8.2: claims `email` for `account` in a reservation stream named
 /// `email-` followed by the address trimmed and lowercased. The first claim
-/// wins; claiming again for the same account succeeds and appends nothing.
+/// wins, however many threads claim at once; claiming again for the same
+/// account succeeds and appends nothing.
 ///
 /// # Errors
 ///
 /// [`ClaimError::Taken`] when another account holds the address.
 pub fn claim_email(
-    store: &mut EventStore<EmailClaimed>,
+    reservations: &Reservations,
     email: &str,
     account: &StreamId,
     recorded_at: Timestamp,
 ) -> Result<(), ClaimError> {
     // TODO: claim the address so that only the first claim can append.
-    let _ = (store, email, account, recorded_at);
+    let _ = (reservations, email, account, recorded_at);
     todo!("exercise 8.2: claim a unique email")
 }
 

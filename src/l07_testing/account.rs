@@ -315,6 +315,18 @@ impl fmt::Display for Cents {
     }
 }
 
+/// The state as text that this lesson defines, and so that no compiler
+/// release changes: what a test records to compare with a later run.
+impl fmt::Display for AccountState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountState::NotOpened => f.write_str("not opened"),
+            AccountState::Open { balance } => write!(f, "open, balance {balance}"),
+            AccountState::Closed => f.write_str("closed"),
+        }
+    }
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "v{}", self.0)

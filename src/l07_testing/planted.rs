@@ -2,6 +2,7 @@
 //! one small, plausible bug planted in `decide` or `evolve`. A test suite
 //! earns trust by failing on them. Never use these for anything else.
 
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Decider;
@@ -147,3 +148,9 @@ pub fn stamping_the_current_time() -> Decider<AccountCommand, AccountEvent, Stam
     }
 }
 // ANCHOR_END: stamping
+
+impl fmt::Display for Stamped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, stamped at {}", self.state, self.at)
+    }
+}

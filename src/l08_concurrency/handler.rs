@@ -1,5 +1,18 @@
 //! The command path under concurrency: load, decide outside the lock, append
 //! with the loaded version, and on a conflict reload and decide again.
+//!
+//! Clients name their commands with a [`CommandId`]; the keys of a
+//! transfer's legs are made inside this crate only, so no caller can claim
+//! one before the transfer does:
+//!
+//! ```compile_fail
+//! # use es_workbook::l08_concurrency::*;
+//! let store = SharedStore::default();
+//! let leg = CommandKey::Transfer(CommandId::new("tx-9"), Leg::Withdraw);
+//! // A leg's key is not a command id: this does not compile.
+//! let _ = execute_with(&store, &StreamId::new("a"), &leg, &Fingerprint::of(&"no-op"),
+//!     Timestamp(1), |_| Ok(Vec::new()));
+//! ```
 
 use std::fmt;
 use std::sync::RwLock;
@@ -88,19 +101,17 @@ pub enum CommandError {
 // ANCHOR: execute
 /// Runs one command against `stream` with optimistic concurrency: check the
 /// key, load, decide, append with `Exact(loaded version)`; on a conflict,
-/// start again from the load, at most [`MAX_ATTEMPTS`] times.
+/// start again from the load, at most [`MAX_ATTEMPTS`] times. `decide` is
+/// called on every attempt with freshly loaded state, and outside any lock.
 ///
-/// `key` and `fingerprint` name the command and say what it asks for; the
-/// store remembers both when the command takes effect. `decide` is called
-/// on every attempt with freshly loaded state, and outside any lock.
+/// Any key may be given here, derived ones included, so this is for the
+/// crate's own compound commands ([`transfer`], and exercise 8.4's
+/// settlement); clients go through [`execute_with`] or [`execute`].
 ///
 /// # Errors
 ///
-/// [`CommandError::Rejected`] with whatever `decide` returns,
-/// [`CommandError::IdempotencyKeyReused`] when `key` belongs to another
-/// command, [`CommandError::TooManyConflicts`] when every attempt
-/// conflicted, and [`CommandError::StorePoisoned`] when the lock is poisoned.
-pub fn execute_with(
+/// As [`execute_with`].
+pub(crate) fn execute_under(
     store: &SharedStore,
     stream: &StreamId,
     key: &CommandKey,
@@ -154,6 +165,33 @@ pub fn execute_with(
     })
 }
 
+/// Runs one command, sent by a client with `command_id`, against `stream`
+/// with optimistic concurrency and retries, as `execute_under` does.
+/// `fingerprint` says what the command asks for; the store remembers it
+/// under `CommandKey::Client(command_id)` when the command takes effect.
+/// Only client keys can be given here: the keys of a transfer's legs are
+/// made by [`transfer`] alone, so no caller can claim one first.
+/// `decide` is called on every attempt with freshly loaded state, and
+/// outside any lock.
+///
+/// # Errors
+///
+/// [`CommandError::Rejected`] with whatever `decide` returns,
+/// [`CommandError::IdempotencyKeyReused`] when the id belongs to another
+/// command, [`CommandError::TooManyConflicts`] when every attempt
+/// conflicted, and [`CommandError::StorePoisoned`] when the lock is poisoned.
+pub fn execute_with(
+    store: &SharedStore,
+    stream: &StreamId,
+    command_id: &CommandId,
+    fingerprint: &Fingerprint,
+    recorded_at: Timestamp,
+    decide: impl FnMut(&AccountState) -> Result<Vec<AccountEvent>, AccountError>,
+) -> Result<Outcome, CommandError> {
+    let key = CommandKey::Client(command_id.clone());
+    execute_under(store, stream, &key, fingerprint, recorded_at, decide)
+}
+
 /// Runs `command`, sent by a client with `command_id`, against `stream`
 /// through [`execute_with`] and the account's [`decide`]. The command itself
 /// is its fingerprint, so the id is bound to exactly this command on exactly
@@ -169,11 +207,15 @@ pub fn execute(
     command: &AccountCommand,
     recorded_at: Timestamp,
 ) -> Result<Outcome, CommandError> {
-    let key = CommandKey::Client(command_id.clone());
     let fingerprint = Fingerprint::of(command);
-    execute_with(store, stream, &key, &fingerprint, recorded_at, |state| {
-        decide(command, state)
-    })
+    execute_with(
+        store,
+        stream,
+        command_id,
+        &fingerprint,
+        recorded_at,
+        |state| decide(command, state),
+    )
 }
 // ANCHOR_END: execute
 
@@ -210,9 +252,35 @@ pub fn transfer(
     // Both legs carry the whole transfer, so the id is bound to this source,
     // this destination and this amount from the first leg on.
     let fingerprint = Fingerprint::of(&("transfer", from, to, amount));
+    // The client's id names the transfer as a whole, so it is recorded as a
+    // client key first (an append of no events): an id already used for a
+    // deposit, say, is refused here, and a later deposit under this id is
+    // refused too. The legs then go under keys derived from it.
+    let client = (CommandKey::Client(transfer_id.clone()), fingerprint.clone());
+    store
+        .write()
+        .map_err(|_| TransferError::NotWithdrawn(CommandError::StorePoisoned))?
+        .append(
+            from,
+            ExpectedVersion::Any,
+            Vec::new(),
+            recorded_at,
+            Some(client),
+        )
+        .map_err(|error| {
+            TransferError::NotWithdrawn(match error {
+                AppendError::IdempotencyKeyReused { key } => {
+                    CommandError::IdempotencyKeyReused { key }
+                }
+                // `Any` never conflicts; a conflict would only mean "try again".
+                AppendError::VersionConflict { .. } => {
+                    CommandError::TooManyConflicts { attempts: 1 }
+                }
+            })
+        })?;
     let leg = |leg| CommandKey::Transfer(transfer_id.clone(), leg);
     let withdraw = AccountCommand::WithdrawMoney { amount };
-    execute_with(
+    execute_under(
         store,
         from,
         &leg(Leg::Withdraw),
@@ -222,7 +290,7 @@ pub fn transfer(
     )
     .map_err(TransferError::NotWithdrawn)?;
     let deposit = AccountCommand::DepositMoney { amount };
-    execute_with(
+    execute_under(
         store,
         to,
         &leg(Leg::Deposit),

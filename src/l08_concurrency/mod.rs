@@ -24,6 +24,7 @@ pub mod store;
 pub use account::{
     AccountCommand, AccountError, AccountEvent, AccountState, Cents, decide, evolve, initial_state,
 };
+pub(crate) use handler::execute_under;
 pub use handler::{
     CommandError, Loaded, MAX_ATTEMPTS, Outcome, Overdraft, SharedStore, TransferError, execute,
     execute_with, find_overdraft, load, transfer,

@@ -28,6 +28,12 @@ pub struct Version(pub u64);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
 
+impl Timestamp {
+    /// The latest time the store accepts, as in lesson 4: 9999-12-31T23:59:59Z.
+    /// A time in milliseconds for any date after 1978 is later than this.
+    pub const LATEST: Timestamp = Timestamp(253_402_300_799);
+}
+
 /// The identity of one command, chosen by the client that sends it, so that
 /// sending the same command again can be recognised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +84,12 @@ pub enum AppendError {
         expected: Version,
         /// The version the stream is really at.
         actual: Version,
+    },
+    /// The recorded time given is after [`Timestamp::LATEST`], so it is not a
+    /// time in seconds (most likely milliseconds).
+    TimeOutOfRange {
+        /// The time the caller supplied.
+        given: Timestamp,
     },
     /// The recorded time given is earlier than that of the stream's last
     /// event, so the stream's recorded times would no longer follow its
@@ -155,9 +167,10 @@ impl<E> EventStore<E> {
     /// [`AppendError::CommandIdReused`] when the id belongs to a different
     /// command or another stream; [`AppendError::VersionConflict`] when the
     /// stream is not at `expected`: someone else appended since the caller
-    /// loaded it; [`AppendError::ClockWentBackwards`] when `recorded_at` is
-    /// earlier than the recorded time of the stream's last event. Nothing is
-    /// appended then.
+    /// loaded it; [`AppendError::TimeOutOfRange`] when `recorded_at` is
+    /// after [`Timestamp::LATEST`]; [`AppendError::ClockWentBackwards`] when
+    /// it is earlier than the recorded time of the stream's last event.
+    /// Nothing is appended then.
     pub fn append(
         &mut self,
         stream: &StreamId,
@@ -177,6 +190,11 @@ impl<E> EventStore<E> {
         }
         if events.is_empty() {
             return Ok(Appended::Now(actual));
+        }
+        // A time too late for seconds would otherwise become the stream's
+        // last time, and refuse every correct time after it as backwards.
+        if recorded_at > Timestamp::LATEST {
+            return Err(AppendError::TimeOutOfRange { given: recorded_at });
         }
         let recorded = self.streams.entry(stream.clone()).or_default();
         // Per stream, not per store: as-of-time queries only need one
@@ -301,6 +319,12 @@ impl fmt::Display for AppendError {
             AppendError::VersionConflict { expected, actual } => write!(
                 f,
                 "version conflict: expected the stream at {expected}, it is at {actual}"
+            ),
+            AppendError::TimeOutOfRange { given } => write!(
+                f,
+                "recorded time {} is after {}, so it is not in seconds",
+                given.0,
+                Timestamp::LATEST.0
             ),
             AppendError::ClockWentBackwards { last, given } => write!(
                 f,

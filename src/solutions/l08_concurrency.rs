@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::l08_concurrency::{
-    AccountCommand, AccountEvent, AccountState, AppendError, Cents, CommandError, CommandId,
-    CommandKey, Event, EventStore, ExpectedVersion, Fingerprint, Leg, Outcome, Position,
-    SharedStore, StreamId, Timestamp, TransferError, Version, decide, evolve, execute_with,
-    initial_state,
+    AccountCommand, AccountEvent, AccountState, AppendError, Appended, Cents, CommandError,
+    CommandId, CommandKey, Event, EventStore, ExpectedVersion, Fingerprint, Leg, Outcome, Position,
+    RecordedEvent, SharedStore, StreamId, Timestamp, TransferError, Version, decide, evolve,
+    execute_under, execute_with, initial_state,
 };
 
 /// Exercise 8.1: withdraws as much as the account holds, up to the limit
@@ -30,20 +31,26 @@ pub fn withdraw_up_to(
     //
     // The fingerprint is what the client asked for: "as much as you can".
     // The amount is not part of it, because it is decided, not requested.
-    let key = CommandKey::Client(command_id.clone());
     let fingerprint = Fingerprint::of(&"withdraw up to the limit");
     let mut withdrawn = Cents(0);
-    let outcome = execute_with(store, stream, &key, &fingerprint, recorded_at, |state| {
-        let limit = limit();
-        let amount = match state {
-            AccountState::Open { balance } if balance.0 > 0 => (*balance).min(limit),
-            // Anything else: let `decide` name the rule (NotOpened, Closed,
-            // ZeroAmount, or InsufficientFunds on an empty account).
-            _ => limit,
-        };
-        withdrawn = amount;
-        decide(&AccountCommand::WithdrawMoney { amount }, state)
-    })?;
+    let outcome = execute_with(
+        store,
+        stream,
+        command_id,
+        &fingerprint,
+        recorded_at,
+        |state| {
+            let limit = limit();
+            let amount = match state {
+                AccountState::Open { balance } if balance.0 > 0 => (*balance).min(limit),
+                // Anything else: let `decide` name the rule (NotOpened, Closed,
+                // ZeroAmount, or InsufficientFunds on an empty account).
+                _ => limit,
+            };
+            withdrawn = amount;
+            decide(&AccountCommand::WithdrawMoney { amount }, state)
+        },
+    )?;
     match outcome {
         Outcome::Appended { .. } => Ok(withdrawn),
         // A duplicate answers what the first execution did, read back from
@@ -93,39 +100,120 @@ impl fmt::Display for ClaimError {
 
 impl std::error::Error for ClaimError {}
 
+/// What another client does between one claim's read and its append.
+type Between = Box<dyn Fn(&Reservations) + Send + Sync>;
+
+/// The reservation streams, shared by every thread that signs accounts up.
+/// Like a store behind a network, each call takes the lock for that call
+/// only, so another claim can come between a read and an append.
+#[derive(Default)]
+pub struct Reservations {
+    store: Mutex<EventStore<EmailClaimed>>,
+    after_each_read: Option<Between>,
+}
+
+impl Reservations {
+    /// Empty reservations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empty reservations that run `between` after each read, once the lock
+    /// is released: a step another client takes just then. Tests use it to
+    /// put a second claim between a claim's read and its append.
+    pub fn with_step_after_each_read(
+        between: impl Fn(&Reservations) + Send + Sync + 'static,
+    ) -> Self {
+        Reservations {
+            store: Mutex::default(),
+            after_each_read: Some(Box::new(between)),
+        }
+    }
+
+    /// The events of one stream, oldest first.
+    pub fn read_stream(&self, stream: &StreamId) -> Vec<RecordedEvent<EmailClaimed>> {
+        let events = self
+            .lock()
+            .read_stream(stream)
+            .into_iter()
+            .cloned()
+            .collect();
+        self.after_read();
+        events
+    }
+
+    /// Every event, in the order of the log.
+    pub fn read_all(&self) -> Vec<RecordedEvent<EmailClaimed>> {
+        let events = self.lock().read_all(Position(0)).to_vec();
+        self.after_read();
+        events
+    }
+
+    /// Appends as [`EventStore::append`] does, without a command key.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventStore::append`].
+    pub fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EmailClaimed>,
+        recorded_at: Timestamp,
+    ) -> Result<Appended, AppendError> {
+        self.lock()
+            .append(stream, expected, events, recorded_at, None)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, EventStore<EmailClaimed>> {
+        // A claim that panicked left no half-made append behind: `append`
+        // changes the store in one step. So the store is still sound.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn after_read(&self) {
+        if let Some(between) = &self.after_each_read {
+            between(self);
+        }
+    }
+}
+
 /// Exercise 8.2: claims `email` for `account` in a reservation stream.
 ///
 /// # Errors
 ///
 /// [`ClaimError::Taken`] when another account holds the address.
 pub fn claim_email(
-    store: &mut EventStore<EmailClaimed>,
+    reservations: &Reservations,
     email: &str,
     account: &StreamId,
     recorded_at: Timestamp,
 ) -> Result<(), ClaimError> {
     // One stream per address makes the address its own consistency
     // boundary: `NoStream` lets exactly one first append through, however
-    // many accounts race for it. Checking a read model of known emails
-    // instead would let two racing sign-ups both pass. A real system would
-    // hash the address rather than put personal data in a stream id
-    // (lesson 15), and would release the claim when the account closes.
+    // many accounts race for it. Reading first and appending with `Any` if
+    // the stream looked empty would let a claim that lands in between be
+    // overwritten: both clients would be told they won. Reading first is
+    // fine as long as the append still says `NoStream` (or `Exact` of what
+    // was read). A real system would hash the address rather than put
+    // personal data in a stream id (lesson 15), and would release the claim
+    // when the account closes.
     let stream = StreamId::new(format!("email-{}", email.trim().to_lowercase()));
     let claimed = EmailClaimed {
         account: account.clone(),
     };
-    match store.append(
+    match reservations.append(
         &stream,
         ExpectedVersion::NoStream,
         vec![claimed],
         recorded_at,
-        None,
     ) {
         Ok(_) => Ok(()),
         // Without a command key, a version conflict is the only refusal.
         Err(AppendError::VersionConflict { .. } | AppendError::IdempotencyKeyReused { .. }) => {
-            // The stream exists, so its first event names the holder.
-            let holder = store
+            // The stream exists, and claims are never taken back, so its
+            // first event names the holder.
+            let holder = reservations
                 .read_stream(&stream)
                 .first()
                 .map(|r| r.event.account.clone());
@@ -223,7 +311,7 @@ pub fn settle_transfer(
     let withdraw = AccountCommand::WithdrawMoney { amount };
     let deposit = AccountCommand::DepositMoney { amount };
     let pay_into = |account: &StreamId| {
-        execute_with(
+        execute_under(
             store,
             account,
             &leg(Leg::Deposit),
@@ -233,7 +321,7 @@ pub fn settle_transfer(
         )
     };
 
-    execute_with(
+    execute_under(
         store,
         from,
         &leg(Leg::Withdraw),
