@@ -1077,16 +1077,17 @@ fn run_until_failure(disk: &SimDisk) -> (Model, Option<(Step, AppendError)>, boo
 // ANCHOR: fault_drill
 #[test]
 fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() {
-    for n in 0.. {
-        // given a disk whose n-th operation fails, and every one after it,
-        // as if the process died there
+    for (n, killed) in (0..).flat_map(|n| [(n, true), (n, false)]) {
+        // given a disk whose n-th operation fails: every one after it too,
+        // as if the process was killed there, or only that one, as an
+        // error the process sees and lives through
         let disk = SimDisk::new();
-        disk.fail_op(n, io::ErrorKind::Other, true);
+        disk.fail_op(n, io::ErrorKind::Other, killed);
 
         // when the script runs until the failure
         let (acknowledged, failed, opened) = run_until_failure(&disk);
         if opened && failed.is_none() {
-            break; // n is past the last operation: every N has been tried
+            break; // n is past the last operation: every n has been tried
         }
 
         // then, on restart, the store holds every acknowledged append, and
@@ -1094,7 +1095,7 @@ fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() 
         // command id puts it there exactly once
         disk.clear_fault();
         let mut store = DurableStore::open(disk.storage()).expect("a restart opens");
-        let context = format!("failure at op {n}");
+        let context = format!("failure at op {n}, killed: {killed}");
         let unknown = failed.as_ref().map(|(step, _)| step);
         let present = check_against_model(&store, &acknowledged, unknown, &context);
         if let Some((step, error)) = &failed {
@@ -1153,20 +1154,23 @@ fn a_power_loss_at_every_operation_keeps_every_acknowledged_append_whatever_unsy
 }
 
 #[test]
-fn a_failed_fsync_poisons_the_store_and_a_reopen_finds_the_append_whole_and_recognises_its_retry() {
+fn a_failed_fsync_poisons_the_store_and_cuts_the_unacknowledged_frame_off_at_once() {
     // given a store with two acknowledged appends, whose next sync fails
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("opens");
     let steps = script();
     apply(&mut store, &steps[0]).expect("accepted");
     apply(&mut store, &steps[1]).expect("accepted");
+    let end = disk.file(LOG_FILE).expect("exists").len();
+    let before = disk.trace().len();
     disk.fail_op(1, io::ErrorKind::Other, false); // 0 is the write, 1 the sync
 
     // when the third append's sync fails
     let failed = apply(&mut store, &steps[2]);
 
-    // then it is not acknowledged and the store is poisoned, though the disk
-    // works again: appends fail, reads go on
+    // then it is not acknowledged, the handle cuts the log back to the last
+    // acknowledged end and syncs the cut before it answers, and the store
+    // is poisoned, though the disk works again: appends fail, reads go on
     let Err(AppendError::Io(failure)) = failed else {
         panic!("expected a failed sync, got {failed:?}")
     };
@@ -1174,16 +1178,26 @@ fn a_failed_fsync_poisons_the_store_and_a_reopen_finds_the_append_whole_and_reco
         (failure.operation, failure.file.as_str()),
         ("sync", "events.log")
     );
+    assert_eq!(
+        disk.trace()[before..].to_vec(),
+        [
+            "write events.log",
+            "sync events.log",
+            "set_len events.log",
+            "sync events.log"
+        ]
+    );
+    assert_eq!(disk.file(LOG_FILE).map(|f| f.len()), Some(end));
     let later = apply(&mut store, &steps[3]);
     assert_eq!(later, Err(AppendError::Poisoned(failure.clone())));
     assert_eq!(contents(&store), model_of(&steps[..2]));
-    assert_eq!(store.read_stream(&stream("account-1")).len(), 2);
     drop(store);
 
-    // and a reopen finds the whole frame (it was written before the sync
-    // failed), and the retry under the same command id is recognised
+    // and a reopen finds only the acknowledged appends, so the retry under
+    // the same command id writes the third one, once
     let mut store = DurableStore::open(disk.storage()).expect("reopens");
-    check_against_model(&store, &model_of(&steps[..3]), None, "after reopen");
+    check_against_model(&store, &model_of(&steps[..2]), None, "after reopen");
+    assert_eq!(apply(&mut store, &steps[2]), Ok(Appended::Now(Version(3))));
     assert_eq!(
         apply(&mut store, &steps[2]),
         Ok(Appended::AlreadyApplied(Version(3)))
@@ -1192,10 +1206,10 @@ fn a_failed_fsync_poisons_the_store_and_a_reopen_finds_the_append_whole_and_reco
 }
 
 #[test]
-fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() {
+fn an_append_whose_sync_failed_is_not_reported_already_applied_by_a_reopen_before_a_reboot() {
     for seed in 0..8 {
-        // given an append whose sync failed, so its frame sits in the file
-        // unsynced, and a restart that finds it
+        // given an append whose sync failed with a write-back error, so
+        // its frame can never reach the disk though it is still visible
         let disk = SimDisk::new();
         let mut store = DurableStore::open(disk.storage()).expect("opens");
         let steps = script();
@@ -1203,6 +1217,40 @@ fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() 
         disk.fail_op(1, io::ErrorKind::Other, false);
         assert!(apply(&mut store, &steps[1]).is_err());
         drop(store);
+
+        // when the store is reopened before any reboot, the command is
+        // retried, and the power fails right after
+        let mut store = DurableStore::open(disk.storage()).expect("reopens");
+        let retried = apply(&mut store, &steps[1]);
+        let after = disk.power_loss(seed);
+        drop(store);
+
+        // then the retry was written again, not answered from the lost
+        // frame, and it survives: an acknowledgement is a promise
+        assert_eq!(retried, Ok(Appended::Now(Version(1))), "seed {seed}");
+        let reopened = DurableStore::open(after.storage()).expect("reopens");
+        check_against_model(
+            &reopened,
+            &model_of(&steps[..2]),
+            None,
+            &format!("seed {seed}"),
+        );
+    }
+}
+
+#[test]
+fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() {
+    for seed in 0..8 {
+        // given a writer killed at the sync of an append, so its frame sits
+        // in the file unsynced, and a restart that finds it
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_op(1, io::ErrorKind::Other, true);
+        assert!(apply(&mut store, &steps[1]).is_err());
+        drop(store);
+        disk.clear_fault();
         let mut store = DurableStore::open(disk.storage()).expect("reopens");
 
         // when its retry is acknowledged as already applied, and the power
@@ -1224,7 +1272,7 @@ fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() 
 }
 
 #[test]
-fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_off_on_reopen() {
+fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_off_at_once() {
     // given a store with four acknowledged appends on a disk that fills up
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("opens");
@@ -1238,8 +1286,9 @@ fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_
     // when the fifth append's write runs out of space half way
     let failed = apply(&mut store, &steps[4]);
 
-    // then it is refused with the disk's error, reads go on, and a reopen
-    // cuts off the half frame and reports it
+    // then it is refused with the disk's error, reads go on, the half
+    // frame is cut off before the append returns, and a reopen finds the
+    // four appends and no torn tail
     let Err(AppendError::Io(failure)) = failed else {
         panic!("expected a failed write, got {failed:?}")
     };
@@ -1248,14 +1297,11 @@ fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_
         ("write", io::ErrorKind::StorageFull)
     );
     assert_eq!(contents(&store), model_of(&steps[..4]));
-    assert!(disk.file(LOG_FILE).expect("exists").len() > end);
+    assert_eq!(disk.file(LOG_FILE).map(|f| f.len()), Some(end));
     drop(store);
     let store = DurableStore::open(disk.storage()).expect("reopens");
     check_against_model(&store, &model_of(&steps[..4]), None, "after reopen");
-    assert_eq!(
-        store.recovery().torn_tail.map(|t| t.offset),
-        Some(end as u64)
-    );
+    assert_eq!(store.recovery().torn_tail, None);
 }
 
 #[test]

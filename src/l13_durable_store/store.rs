@@ -186,9 +186,11 @@ impl<S: Storage> DurableStore<S> {
         }
         if !recovery.created {
             // What was read may never have been synced: the frame of an
-            // append whose sync failed is in the file, and its retry is
-            // about to be told "already applied". Sync it (and the cut of a
-            // torn tail) before any of it is served.
+            // append whose writer was killed before its sync is in the
+            // file, and its retry is about to be told "already applied".
+            // Sync it (and the cut of a torn tail) before any of it is
+            // served. (A frame whose sync failed was cut off by the writer
+            // that saw the failure; see `poison`.)
             store.storage.sync(LOG_FILE).map_err(io("sync", LOG_FILE))?;
         }
         recovery.frames = store.frames;
@@ -310,12 +312,21 @@ impl<S: Storage> DurableStore<S> {
         Ok(Appended::Now(version))
     }
 
-    /// Marks the store as failed. A failed `fsync` may have dropped the
-    /// pages it was asked to write while reporting the error only once, so
-    /// retrying it proves nothing; only a fresh open, which reads back what
-    /// is really in the file, can say what survived.
+    /// Marks the store as failed, and cuts the log back to the end of the
+    /// last acknowledged frame. A failed `fsync` may have dropped the pages
+    /// it was asked to write while leaving them readable until a reboot,
+    /// and a second `fsync` succeeds without writing them: a later open
+    /// would find the frame, sync nothing, and answer its retry "already
+    /// applied" for an append the next power cut loses. Only this handle
+    /// knows where the acknowledged log ends, so it cuts and syncs before
+    /// it answers; the frame then never reappears, and a retry after a
+    /// reopen writes it again. If the cut fails too, the disk is failing,
+    /// and the store stays poisoned all the same.
     fn poison(&mut self, failure: IoFailure) -> AppendError {
         self.poisoned = Some(failure.clone());
+        if self.storage.set_len(LOG_FILE, self.end).is_ok() {
+            let _ = self.storage.sync(LOG_FILE);
+        }
         AppendError::Io(failure)
     }
     // ANCHOR_END: append
