@@ -990,6 +990,33 @@ fn a_corrupted_length_never_makes_the_store_allocate_what_it_claims() {
 }
 
 #[test]
+fn a_length_rewritten_with_its_check_to_swallow_later_frames_is_refused_not_cut_off() {
+    // given a log whose third frame's length, and the check of that length,
+    // were both rewritten to run past the end of the file, over the whole
+    // frames that follow it
+    let (disk, ends) = written_log();
+    let file = disk.file(LOG_FILE).expect("the log exists");
+    let at = ends[2];
+    let length = (file.len() - at + 100) as u32;
+    let mut damaged = file.clone();
+    damaged[at..at + 4].copy_from_slice(&length.to_le_bytes());
+    damaged[at + 4..at + 8].copy_from_slice(&crc32(&length.to_le_bytes()).to_le_bytes());
+
+    // when it is opened
+    let opened = open_bytes(&damaged);
+
+    // then it is refused at that frame, not read as a torn tail that drops
+    // the acknowledged frames after it
+    assert_eq!(
+        opened.err(),
+        Some(OpenError::Corrupt {
+            offset: at as u64,
+            damage: Damage::SwallowsFrames,
+        })
+    );
+}
+
+#[test]
 fn a_tail_of_zeros_left_by_a_crash_is_cut_off_but_zeros_followed_by_data_are_refused() {
     // given a log with 100 zero bytes after its last frame, and one with a
     // frame's worth of zeros in place of its fourth frame
