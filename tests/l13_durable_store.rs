@@ -260,6 +260,38 @@ fn open_bytes(bytes: &[u8]) -> Result<DurableStore<SimStorage>, OpenError> {
     DurableStore::open(disk.storage())
 }
 
+/// A frame of kind 1 around `payload`, built from the format tables.
+fn framed(payload: &[u8]) -> Vec<u8> {
+    let length = (payload.len() as u32).to_le_bytes();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&length);
+    frame.extend_from_slice(&crc32(&length).to_le_bytes());
+    frame.extend_from_slice(&crc32_of(&[&length, &[1], payload]).to_le_bytes());
+    frame.push(1);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The payload of an append of one deposit of 1 cent, written by hand.
+fn batch_text(stream: &str, version: u64, position: u64, command: Option<&str>) -> Vec<u8> {
+    let mut text =
+        format!("stream={stream}\nversion={version}\nposition={position}\nrecorded_at=1\n");
+    if let Some(id) = command {
+        text.push_str(&format!("command={id}\nfingerprint=f\n"));
+    }
+    text.push_str("type=MoneyDeposited\nschema=2\ndata=amount=1\\n\n");
+    text.into_bytes()
+}
+
+/// A log file: the header, then `frames`.
+fn log_of(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut header = MAGIC.to_vec();
+    header.extend_from_slice(&1u32.to_le_bytes());
+    let check = crc32(&header);
+    header.extend_from_slice(&check.to_le_bytes());
+    [vec![header], frames.to_vec()].concat().concat()
+}
+
 // ---------------------------------------------------------------------------
 // The checksum and the format.
 // ---------------------------------------------------------------------------
@@ -1017,6 +1049,99 @@ fn a_length_rewritten_with_its_check_to_swallow_later_frames_is_refused_not_cut_
 }
 
 #[test]
+fn a_frame_whose_version_position_or_command_id_does_not_follow_on_is_refused() {
+    // given logs whose frames pass every checksum, one whole first frame
+    // and then a second that does not follow it
+    let first = framed(&batch_text("a", 1, 1, Some("c-1")));
+    let second_at = (HEADER_LEN + first.len()) as u64;
+    let cases = [
+        ("a version that skips", batch_text("a", 3, 2, None)),
+        ("a version that repeats", batch_text("a", 1, 2, None)),
+        ("a position that skips", batch_text("a", 2, 5, None)),
+        ("a position that repeats", batch_text("b", 1, 1, None)),
+        (
+            "a command id used twice",
+            batch_text("b", 1, 2, Some("c-1")),
+        ),
+    ];
+    for (name, second) in cases {
+        // when each is opened
+        let opened = open_bytes(&log_of(&[first.clone(), framed(&second)]));
+
+        // then it is refused at the second frame
+        assert_eq!(
+            opened.err(),
+            Some(OpenError::Corrupt {
+                offset: second_at,
+                damage: Damage::OutOfSequence,
+            }),
+            "{name}"
+        );
+    }
+    // and a first frame that does not start at version 1 and position 1 is
+    // refused too, while the same frame in order opens
+    assert_eq!(
+        open_bytes(&log_of(&[framed(&batch_text("a", 2, 2, None))])).err(),
+        Some(OpenError::Corrupt {
+            offset: HEADER_LEN as u64,
+            damage: Damage::OutOfSequence,
+        })
+    );
+    let good = open_bytes(&log_of(&[first, framed(&batch_text("a", 2, 2, None))]))
+        .expect("frames that follow on open");
+    assert_eq!(good.last_position(), Position(2));
+}
+
+#[test]
+fn a_length_of_zero_with_a_good_check_is_refused_as_a_bad_length() {
+    // given a log whose first frame has a length of 0, with the right
+    // length check and checksum, and a whole frame after it
+    let mut empty = Vec::new();
+    empty.extend_from_slice(&0u32.to_le_bytes());
+    empty.extend_from_slice(&crc32(&0u32.to_le_bytes()).to_le_bytes());
+    empty.extend_from_slice(&crc32_of(&[&0u32.to_le_bytes(), &[1]]).to_le_bytes());
+    empty.push(1);
+    let file = log_of(&[empty, framed(&batch_text("a", 1, 1, None))]);
+
+    // when it is opened
+    let opened = open_bytes(&file);
+
+    // then it is refused as a bad length, naming the length
+    assert_eq!(
+        opened.err(),
+        Some(OpenError::Corrupt {
+            offset: HEADER_LEN as u64,
+            damage: Damage::BadLength { length: 0 },
+        })
+    );
+}
+
+#[test]
+fn a_frame_with_neither_events_nor_a_command_is_refused() {
+    // given a log whose only frame has good checksums, no events and no
+    // command id, and one whose frame records a command that appended
+    // nothing
+    let empty = framed(b"stream=a\nversion=0\nposition=0\nrecorded_at=1\n");
+    let command_only =
+        framed(b"stream=a\nversion=0\nposition=0\nrecorded_at=1\ncommand=c-1\nfingerprint=f\n");
+
+    // when each is opened
+    let refused = open_bytes(&log_of(&[empty]));
+    let opened = open_bytes(&log_of(&[command_only]));
+
+    // then the first is refused, the second opens with no events
+    assert_eq!(
+        refused.err(),
+        Some(OpenError::Corrupt {
+            offset: HEADER_LEN as u64,
+            damage: Damage::EmptyFrame,
+        })
+    );
+    let opened = opened.expect("a command that appended nothing is a frame");
+    assert_eq!(opened.last_position(), Position(0));
+}
+
+#[test]
 fn a_tail_of_zeros_left_by_a_crash_is_cut_off_but_zeros_followed_by_data_are_refused() {
     // given a log with 100 zero bytes after its last frame, and one with a
     // frame's worth of zeros in place of its fourth frame
@@ -1398,6 +1523,51 @@ fn verify_finds_a_byte_changed_at_rest_and_names_its_frame() {
             damage: Damage::Checksum,
         })
     );
+}
+
+#[test]
+fn verify_finds_a_log_replaced_by_another_whose_checksums_are_all_good() {
+    // given an open store that passes verify
+    let (disk, _) = written_log();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    store.verify().expect("an intact log verifies");
+
+    // when the file is replaced behind its back by a well-formed log that
+    // holds other events
+    disk.put_file(
+        LOG_FILE,
+        &log_of(&[framed(&batch_text("account-1", 1, 1, None))]),
+    );
+
+    // then verify names the first frame as not what the store holds
+    assert_eq!(
+        store.verify().err(),
+        Some(OpenError::Corrupt {
+            offset: HEADER_LEN as u64,
+            damage: Damage::NotInMemory,
+        })
+    );
+}
+
+#[test]
+fn verify_on_a_poisoned_store_checks_what_was_acknowledged_and_not_the_failed_frame() {
+    // given a store whose writer is stopped at an append's sync, so the
+    // frame stays in the file and the cut back cannot run, and a disk that
+    // answers again afterwards
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    let steps = script();
+    apply(&mut store, &steps[0]).expect("accepted");
+    disk.fail_op(1, io::ErrorKind::Other, true);
+    assert!(apply(&mut store, &steps[1]).is_err());
+    disk.clear_fault();
+    assert!(disk.file(LOG_FILE).expect("exists").len() > HEADER_LEN + 1);
+
+    // when the poisoned store verifies its log
+    let verified = store.verify();
+
+    // then it checks the acknowledged frames and reports no damage
+    assert_eq!(verified.map(|v| (v.frames, v.events)), Ok((1, 2)),);
 }
 
 // ---------------------------------------------------------------------------

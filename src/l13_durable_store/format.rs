@@ -110,6 +110,9 @@ pub enum Damage {
     /// The frame does not follow the frames before it: a version or
     /// position out of sequence, or a command id used twice.
     OutOfSequence,
+    /// The frame holds no events and no command id: no writer of this
+    /// format wrote it.
+    EmptyFrame,
     /// `verify` only: the frame runs past the end of the file.
     Truncated,
     /// `verify` only: the frame differs from what the open store holds.
@@ -343,6 +346,7 @@ impl fmt::Display for Damage {
             Damage::UnknownKind { kind } => write!(f, "unknown frame kind {kind}"),
             Damage::Payload(error) => write!(f, "the payload does not decode: {error}"),
             Damage::OutOfSequence => f.write_str("the frame does not follow the frames before it"),
+            Damage::EmptyFrame => f.write_str("the frame holds no events and no command"),
             Damage::Truncated => f.write_str("the frame runs past the end of the file"),
             Damage::NotInMemory => f.write_str("the frame differs from what the store holds"),
         }

@@ -159,6 +159,9 @@ impl<S: Storage> DurableStore<S> {
             match next_frame(&file, offset) {
                 Scanned::Frame { payload, end } => {
                     let batch = decode_batch(payload).map_err(|e| corrupt(Damage::Payload(e)))?;
+                    if batch.records.is_empty() && batch.command.is_none() {
+                        return Err(corrupt(Damage::EmptyFrame));
+                    }
                     if !store.admit(batch) {
                         return Err(corrupt(Damage::OutOfSequence));
                     }
@@ -397,7 +400,10 @@ impl<S: Storage> DurableStore<S> {
     /// Reads the whole log back from storage and checks it: the header,
     /// every frame's checksums, and that the frames hold exactly the events
     /// this store holds, up to the end of the file. Opening already did
-    /// this once; `verify` finds damage that happened since, at rest.
+    /// this once; `verify` finds damage that happened since, at rest. A
+    /// poisoned store checks only up to the end of what it acknowledged:
+    /// the frame of the append that failed may still be behind it, if
+    /// cutting it off failed too, and is not damage.
     ///
     /// # Errors
     ///
@@ -411,6 +417,11 @@ impl<S: Storage> DurableStore<S> {
             .map_err(io("read", LOG_FILE))?
             .unwrap_or_default();
         check_header(&file).map_err(OpenError::Header)?;
+        let acknowledged = match self.poisoned {
+            Some(_) => file.get(..self.end as usize).unwrap_or(&file),
+            None => &file,
+        };
+        let file = acknowledged;
         let (mut offset, mut frames, mut events) = (HEADER_LEN, 0, 0);
         loop {
             let corrupt = |damage| OpenError::Corrupt {
@@ -424,6 +435,9 @@ impl<S: Storage> DurableStore<S> {
                 Scanned::Frame { payload, end } => (payload, end),
             };
             let batch = decode_batch(payload).map_err(|e| corrupt(Damage::Payload(e)))?;
+            if batch.records.is_empty() && batch.command.is_none() {
+                return Err(corrupt(Damage::EmptyFrame));
+            }
             for record in &batch.records {
                 let same = self.log.get(events).is_some_and(|held| {
                     held.stream == batch.stream
