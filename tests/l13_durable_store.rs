@@ -1923,7 +1923,7 @@ mod exercises {
             check_against_model(&reopened, &expected, None, &format!("op {n}, on disk"));
             // and what was acknowledged survives a power loss
             drop(reopened);
-            let after = DurableStore::open(disk.power_loss(n.into()).storage()).expect("reopens");
+            let after = DurableStore::open(disk.power_loss(n).storage()).expect("reopens");
             check_against_model(&after, &expected, None, &format!("op {n}, power loss"));
         }
     }

@@ -417,18 +417,17 @@ impl<S: Storage> DurableStore<S> {
             .map_err(io("read", LOG_FILE))?
             .unwrap_or_default();
         check_header(&file).map_err(OpenError::Header)?;
-        let acknowledged = match self.poisoned {
+        let file = match self.poisoned {
             Some(_) => file.get(..self.end as usize).unwrap_or(&file),
             None => &file,
         };
-        let file = acknowledged;
         let (mut offset, mut frames, mut events) = (HEADER_LEN, 0, 0);
         loop {
             let corrupt = |damage| OpenError::Corrupt {
                 offset: offset as u64,
                 damage,
             };
-            let (payload, end) = match next_frame(&file, offset) {
+            let (payload, end) = match next_frame(file, offset) {
                 Scanned::End => break,
                 Scanned::TornTail => return Err(corrupt(Damage::Truncated)),
                 Scanned::Corrupt(damage) => return Err(corrupt(damage)),
