@@ -260,6 +260,38 @@ fn open_bytes(bytes: &[u8]) -> Result<DurableStore<SimStorage>, OpenError> {
     DurableStore::open(disk.storage())
 }
 
+/// A frame of kind 1 around `payload`, built from the format tables.
+fn framed(payload: &[u8]) -> Vec<u8> {
+    let length = (payload.len() as u32).to_le_bytes();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&length);
+    frame.extend_from_slice(&crc32(&length).to_le_bytes());
+    frame.extend_from_slice(&crc32_of(&[&length, &[1], payload]).to_le_bytes());
+    frame.push(1);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The payload of an append of one deposit of 1 cent, written by hand.
+fn batch_text(stream: &str, version: u64, position: u64, command: Option<&str>) -> Vec<u8> {
+    let mut text =
+        format!("stream={stream}\nversion={version}\nposition={position}\nrecorded_at=1\n");
+    if let Some(id) = command {
+        text.push_str(&format!("command={id}\nfingerprint=f\n"));
+    }
+    text.push_str("type=MoneyDeposited\nschema=2\ndata=amount=1\\n\n");
+    text.into_bytes()
+}
+
+/// A log file: the header, then `frames`.
+fn log_of(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut header = MAGIC.to_vec();
+    header.extend_from_slice(&1u32.to_le_bytes());
+    let check = crc32(&header);
+    header.extend_from_slice(&check.to_le_bytes());
+    [vec![header], frames.to_vec()].concat().concat()
+}
+
 // ---------------------------------------------------------------------------
 // The checksum and the format.
 // ---------------------------------------------------------------------------
@@ -990,6 +1022,126 @@ fn a_corrupted_length_never_makes_the_store_allocate_what_it_claims() {
 }
 
 #[test]
+fn a_length_rewritten_with_its_check_to_swallow_later_frames_is_refused_not_cut_off() {
+    // given a log whose third frame's length, and the check of that length,
+    // were both rewritten to run past the end of the file, over the whole
+    // frames that follow it
+    let (disk, ends) = written_log();
+    let file = disk.file(LOG_FILE).expect("the log exists");
+    let at = ends[2];
+    let length = (file.len() - at + 100) as u32;
+    let mut damaged = file.clone();
+    damaged[at..at + 4].copy_from_slice(&length.to_le_bytes());
+    damaged[at + 4..at + 8].copy_from_slice(&crc32(&length.to_le_bytes()).to_le_bytes());
+
+    // when it is opened
+    let opened = open_bytes(&damaged);
+
+    // then it is refused at that frame, not read as a torn tail that drops
+    // the acknowledged frames after it
+    assert_eq!(
+        opened.err(),
+        Some(OpenError::Corrupt {
+            offset: at as u64,
+            damage: Damage::SwallowsFrames,
+        })
+    );
+}
+
+#[test]
+fn a_frame_whose_version_position_or_command_id_does_not_follow_on_is_refused() {
+    // given logs whose frames pass every checksum, one whole first frame
+    // and then a second that does not follow it
+    let first = framed(&batch_text("a", 1, 1, Some("c-1")));
+    let second_at = (HEADER_LEN + first.len()) as u64;
+    let cases = [
+        ("a version that skips", batch_text("a", 3, 2, None)),
+        ("a version that repeats", batch_text("a", 1, 2, None)),
+        ("a position that skips", batch_text("a", 2, 5, None)),
+        ("a position that repeats", batch_text("b", 1, 1, None)),
+        (
+            "a command id used twice",
+            batch_text("b", 1, 2, Some("c-1")),
+        ),
+    ];
+    for (name, second) in cases {
+        // when each is opened
+        let opened = open_bytes(&log_of(&[first.clone(), framed(&second)]));
+
+        // then it is refused at the second frame
+        assert_eq!(
+            opened.err(),
+            Some(OpenError::Corrupt {
+                offset: second_at,
+                damage: Damage::OutOfSequence,
+            }),
+            "{name}"
+        );
+    }
+    // and a first frame that does not start at version 1 and position 1 is
+    // refused too, while the same frame in order opens
+    assert_eq!(
+        open_bytes(&log_of(&[framed(&batch_text("a", 2, 2, None))])).err(),
+        Some(OpenError::Corrupt {
+            offset: HEADER_LEN as u64,
+            damage: Damage::OutOfSequence,
+        })
+    );
+    let good = open_bytes(&log_of(&[first, framed(&batch_text("a", 2, 2, None))]))
+        .expect("frames that follow on open");
+    assert_eq!(good.last_position(), Position(2));
+}
+
+#[test]
+fn a_length_of_zero_with_a_good_check_is_refused_as_a_bad_length() {
+    // given a log whose first frame has a length of 0, with the right
+    // length check and checksum, and a whole frame after it
+    let mut empty = Vec::new();
+    empty.extend_from_slice(&0u32.to_le_bytes());
+    empty.extend_from_slice(&crc32(&0u32.to_le_bytes()).to_le_bytes());
+    empty.extend_from_slice(&crc32_of(&[&0u32.to_le_bytes(), &[1]]).to_le_bytes());
+    empty.push(1);
+    let file = log_of(&[empty, framed(&batch_text("a", 1, 1, None))]);
+
+    // when it is opened
+    let opened = open_bytes(&file);
+
+    // then it is refused as a bad length, naming the length
+    assert_eq!(
+        opened.err(),
+        Some(OpenError::Corrupt {
+            offset: HEADER_LEN as u64,
+            damage: Damage::BadLength { length: 0 },
+        })
+    );
+}
+
+#[test]
+fn a_frame_with_neither_events_nor_a_command_is_refused() {
+    // given a log whose only frame has good checksums, no events and no
+    // command id, and one whose frame records a command that appended
+    // nothing
+    let empty = framed(b"stream=a\nversion=0\nposition=0\nrecorded_at=1\n");
+    let command_only =
+        framed(b"stream=a\nversion=0\nposition=0\nrecorded_at=1\ncommand=c-1\nfingerprint=f\n");
+
+    // when each is opened
+    let refused = open_bytes(&log_of(&[empty]));
+    let opened = open_bytes(&log_of(&[command_only]));
+
+    // then the first is refused, the second opens with no events
+    assert_eq!(
+        refused.err(),
+        Some(OpenError::Corrupt {
+            offset: HEADER_LEN as u64,
+            damage: Damage::EmptyFrame,
+        })
+    );
+    let opened = opened.expect("a command that appended nothing is a frame");
+    assert_eq!(opened.last_position(), Position(0));
+}
+
+#[test]
 fn a_tail_of_zeros_left_by_a_crash_is_cut_off_but_zeros_followed_by_data_are_refused() {
     // given a log with 100 zero bytes after its last frame, and one with a
     // frame's worth of zeros in place of its fourth frame
@@ -1077,16 +1229,17 @@ fn run_until_failure(disk: &SimDisk) -> (Model, Option<(Step, AppendError)>, boo
 // ANCHOR: fault_drill
 #[test]
 fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() {
-    for n in 0.. {
-        // given a disk whose n-th operation fails, and every one after it,
-        // as if the process died there
+    for (n, killed) in (0..).flat_map(|n| [(n, true), (n, false)]) {
+        // given a disk whose n-th operation fails: every one after it too,
+        // as if the process was killed there, or only that one, as an
+        // error the process sees and lives through
         let disk = SimDisk::new();
-        disk.fail_op(n, io::ErrorKind::Other, true);
+        disk.fail_op(n, io::ErrorKind::Other, killed);
 
         // when the script runs until the failure
         let (acknowledged, failed, opened) = run_until_failure(&disk);
         if opened && failed.is_none() {
-            break; // n is past the last operation: every N has been tried
+            break; // n is past the last operation: every n has been tried
         }
 
         // then, on restart, the store holds every acknowledged append, and
@@ -1094,7 +1247,7 @@ fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() 
         // command id puts it there exactly once
         disk.clear_fault();
         let mut store = DurableStore::open(disk.storage()).expect("a restart opens");
-        let context = format!("failure at op {n}");
+        let context = format!("failure at op {n}, killed: {killed}");
         let unknown = failed.as_ref().map(|(step, _)| step);
         let present = check_against_model(&store, &acknowledged, unknown, &context);
         if let Some((step, error)) = &failed {
@@ -1153,20 +1306,23 @@ fn a_power_loss_at_every_operation_keeps_every_acknowledged_append_whatever_unsy
 }
 
 #[test]
-fn a_failed_fsync_poisons_the_store_and_a_reopen_finds_the_append_whole_and_recognises_its_retry() {
+fn a_failed_fsync_poisons_the_store_and_cuts_the_unacknowledged_frame_off_at_once() {
     // given a store with two acknowledged appends, whose next sync fails
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("opens");
     let steps = script();
     apply(&mut store, &steps[0]).expect("accepted");
     apply(&mut store, &steps[1]).expect("accepted");
+    let end = disk.file(LOG_FILE).expect("exists").len();
+    let before = disk.trace().len();
     disk.fail_op(1, io::ErrorKind::Other, false); // 0 is the write, 1 the sync
 
     // when the third append's sync fails
     let failed = apply(&mut store, &steps[2]);
 
-    // then it is not acknowledged and the store is poisoned, though the disk
-    // works again: appends fail, reads go on
+    // then it is not acknowledged, the handle cuts the log back to the last
+    // acknowledged end and syncs the cut before it answers, and the store
+    // is poisoned, though the disk works again: appends fail, reads go on
     let Err(AppendError::Io(failure)) = failed else {
         panic!("expected a failed sync, got {failed:?}")
     };
@@ -1174,16 +1330,26 @@ fn a_failed_fsync_poisons_the_store_and_a_reopen_finds_the_append_whole_and_reco
         (failure.operation, failure.file.as_str()),
         ("sync", "events.log")
     );
+    assert_eq!(
+        disk.trace()[before..].to_vec(),
+        [
+            "write events.log",
+            "sync events.log",
+            "set_len events.log",
+            "sync events.log"
+        ]
+    );
+    assert_eq!(disk.file(LOG_FILE).map(|f| f.len()), Some(end));
     let later = apply(&mut store, &steps[3]);
     assert_eq!(later, Err(AppendError::Poisoned(failure.clone())));
     assert_eq!(contents(&store), model_of(&steps[..2]));
-    assert_eq!(store.read_stream(&stream("account-1")).len(), 2);
     drop(store);
 
-    // and a reopen finds the whole frame (it was written before the sync
-    // failed), and the retry under the same command id is recognised
+    // and a reopen finds only the acknowledged appends, so the retry under
+    // the same command id writes the third one, once
     let mut store = DurableStore::open(disk.storage()).expect("reopens");
-    check_against_model(&store, &model_of(&steps[..3]), None, "after reopen");
+    check_against_model(&store, &model_of(&steps[..2]), None, "after reopen");
+    assert_eq!(apply(&mut store, &steps[2]), Ok(Appended::Now(Version(3))));
     assert_eq!(
         apply(&mut store, &steps[2]),
         Ok(Appended::AlreadyApplied(Version(3)))
@@ -1192,10 +1358,10 @@ fn a_failed_fsync_poisons_the_store_and_a_reopen_finds_the_append_whole_and_reco
 }
 
 #[test]
-fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() {
+fn an_append_whose_sync_failed_is_not_reported_already_applied_by_a_reopen_before_a_reboot() {
     for seed in 0..8 {
-        // given an append whose sync failed, so its frame sits in the file
-        // unsynced, and a restart that finds it
+        // given an append whose sync failed with a write-back error, so
+        // its frame can never reach the disk though it is still visible
         let disk = SimDisk::new();
         let mut store = DurableStore::open(disk.storage()).expect("opens");
         let steps = script();
@@ -1203,6 +1369,40 @@ fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() 
         disk.fail_op(1, io::ErrorKind::Other, false);
         assert!(apply(&mut store, &steps[1]).is_err());
         drop(store);
+
+        // when the store is reopened before any reboot, the command is
+        // retried, and the power fails right after
+        let mut store = DurableStore::open(disk.storage()).expect("reopens");
+        let retried = apply(&mut store, &steps[1]);
+        let after = disk.power_loss(seed);
+        drop(store);
+
+        // then the retry was written again, not answered from the lost
+        // frame, and it survives: an acknowledgement is a promise
+        assert_eq!(retried, Ok(Appended::Now(Version(1))), "seed {seed}");
+        let reopened = DurableStore::open(after.storage()).expect("reopens");
+        check_against_model(
+            &reopened,
+            &model_of(&steps[..2]),
+            None,
+            &format!("seed {seed}"),
+        );
+    }
+}
+
+#[test]
+fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() {
+    for seed in 0..8 {
+        // given a writer killed at the sync of an append, so its frame sits
+        // in the file unsynced, and a restart that finds it
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_op(1, io::ErrorKind::Other, true);
+        assert!(apply(&mut store, &steps[1]).is_err());
+        drop(store);
+        disk.clear_fault();
         let mut store = DurableStore::open(disk.storage()).expect("reopens");
 
         // when its retry is acknowledged as already applied, and the power
@@ -1224,7 +1424,7 @@ fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() 
 }
 
 #[test]
-fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_off_on_reopen() {
+fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_off_at_once() {
     // given a store with four acknowledged appends on a disk that fills up
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("opens");
@@ -1238,8 +1438,9 @@ fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_
     // when the fifth append's write runs out of space half way
     let failed = apply(&mut store, &steps[4]);
 
-    // then it is refused with the disk's error, reads go on, and a reopen
-    // cuts off the half frame and reports it
+    // then it is refused with the disk's error, reads go on, the half
+    // frame is cut off before the append returns, and a reopen finds the
+    // four appends and no torn tail
     let Err(AppendError::Io(failure)) = failed else {
         panic!("expected a failed write, got {failed:?}")
     };
@@ -1248,14 +1449,11 @@ fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_
         ("write", io::ErrorKind::StorageFull)
     );
     assert_eq!(contents(&store), model_of(&steps[..4]));
-    assert!(disk.file(LOG_FILE).expect("exists").len() > end);
+    assert_eq!(disk.file(LOG_FILE).map(|f| f.len()), Some(end));
     drop(store);
     let store = DurableStore::open(disk.storage()).expect("reopens");
     check_against_model(&store, &model_of(&steps[..4]), None, "after reopen");
-    assert_eq!(
-        store.recovery().torn_tail.map(|t| t.offset),
-        Some(end as u64)
-    );
+    assert_eq!(store.recovery().torn_tail, None);
 }
 
 #[test]
@@ -1325,6 +1523,51 @@ fn verify_finds_a_byte_changed_at_rest_and_names_its_frame() {
             damage: Damage::Checksum,
         })
     );
+}
+
+#[test]
+fn verify_finds_a_log_replaced_by_another_whose_checksums_are_all_good() {
+    // given an open store that passes verify
+    let (disk, _) = written_log();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    store.verify().expect("an intact log verifies");
+
+    // when the file is replaced behind its back by a well-formed log that
+    // holds other events
+    disk.put_file(
+        LOG_FILE,
+        &log_of(&[framed(&batch_text("account-1", 1, 1, None))]),
+    );
+
+    // then verify names the first frame as not what the store holds
+    assert_eq!(
+        store.verify().err(),
+        Some(OpenError::Corrupt {
+            offset: HEADER_LEN as u64,
+            damage: Damage::NotInMemory,
+        })
+    );
+}
+
+#[test]
+fn verify_on_a_poisoned_store_checks_what_was_acknowledged_and_not_the_failed_frame() {
+    // given a store whose writer is stopped at an append's sync, so the
+    // frame stays in the file and the cut back cannot run, and a disk that
+    // answers again afterwards
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    let steps = script();
+    apply(&mut store, &steps[0]).expect("accepted");
+    disk.fail_op(1, io::ErrorKind::Other, true);
+    assert!(apply(&mut store, &steps[1]).is_err());
+    disk.clear_fault();
+    assert!(disk.file(LOG_FILE).expect("exists").len() > HEADER_LEN + 1);
+
+    // when the poisoned store verifies its log
+    let verified = store.verify();
+
+    // then it checks the acknowledged frames and reports no damage
+    assert_eq!(verified.map(|v| (v.frames, v.events)), Ok((1, 2)),);
 }
 
 // ---------------------------------------------------------------------------
@@ -1678,6 +1921,10 @@ mod exercises {
             disk.clear_fault();
             let reopened = DurableStore::open(disk.storage()).expect("reopens");
             check_against_model(&reopened, &expected, None, &format!("op {n}, on disk"));
+            // and what was acknowledged survives a power loss
+            drop(reopened);
+            let after = DurableStore::open(disk.power_loss(n).storage()).expect("reopens");
+            check_against_model(&after, &expected, None, &format!("op {n}, power loss"));
         }
     }
 

@@ -54,9 +54,11 @@ pub enum AppendError {
         /// The payload's size in bytes.
         bytes: usize,
     },
-    /// Writing or syncing failed (a full disk, an I/O error). The append may
-    /// or may not be on disk, whole; the store is now poisoned. Reopen it and
-    /// retry under the same command id to find out.
+    /// Writing or syncing failed (a full disk, an I/O error). The store is
+    /// now poisoned, and has cut the log back to the end of what it
+    /// acknowledged, if the disk let it. The append may still be on disk,
+    /// whole, if the cut failed or the sync wrote it before failing: reopen
+    /// and retry under the same command id to find out.
     Io(IoFailure),
     /// An earlier write or sync failed, so this store accepts no more
     /// appends; reads are still served. Reopen it to recover.

@@ -94,6 +94,10 @@ pub enum Damage {
         /// The length as stored.
         length: u32,
     },
+    /// The length passed its check but runs past the end of the file, and
+    /// the bytes it would drop hold a whole frame: a torn write never cuts
+    /// short a frame that has another whole frame after its start.
+    SwallowsFrames,
     /// The checksum does not match the length, kind and payload.
     Checksum,
     /// A frame kind this code does not know.
@@ -106,6 +110,9 @@ pub enum Damage {
     /// The frame does not follow the frames before it: a version or
     /// position out of sequence, or a command id used twice.
     OutOfSequence,
+    /// The frame holds no events and no command id: no writer of this
+    /// format wrote it.
+    EmptyFrame,
     /// `verify` only: the frame runs past the end of the file.
     Truncated,
     /// `verify` only: the frame differs from what the open store holds.
@@ -153,9 +160,17 @@ pub(super) fn next_frame(file: &[u8], offset: usize) -> Scanned<'_> {
         return Scanned::Corrupt(Damage::BadLength { length });
     }
     // Compared with what the file holds before anything is allocated or
-    // sliced: a frame that claims more than that was cut short.
+    // sliced: a frame that claims more than that was cut short, unless a
+    // whole frame starts inside it. A torn write leaves no whole frame
+    // after its own start; a length damaged together with its check, which
+    // the check cannot catch, could otherwise drop acknowledged frames.
     if size > rest.len() - FRAME_HEADER_LEN {
-        return Scanned::TornTail;
+        let swallows = (1..rest.len()).any(|at| is_whole_frame(&rest[at..]));
+        return if swallows {
+            Scanned::Corrupt(Damage::SwallowsFrames)
+        } else {
+            Scanned::TornTail
+        };
     }
     let end = FRAME_HEADER_LEN + size;
     let payload = &rest[FRAME_HEADER_LEN..end];
@@ -175,6 +190,27 @@ pub(super) fn next_frame(file: &[u8], offset: usize) -> Scanned<'_> {
     }
 }
 // ANCHOR_END: scan
+
+/// Whether `bytes` start with a frame whose length check and checksum both
+/// pass.
+fn is_whole_frame(bytes: &[u8]) -> bool {
+    let Some(header) = bytes.get(..FRAME_HEADER_LEN) else {
+        return false;
+    };
+    let length = [header[0], header[1], header[2], header[3]];
+    if crc32(&length).to_le_bytes() != header[4..8] {
+        return false;
+    }
+    let size = u32::from_le_bytes(length) as usize;
+    if size == 0 || size > MAX_PAYLOAD {
+        return false;
+    }
+    bytes
+        .get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + size)
+        .is_some_and(|payload| {
+            crc32_of(&[&length, &[header[12]], payload]).to_le_bytes() == header[8..12]
+        })
+}
 
 fn only_zeros(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == 0)
@@ -303,10 +339,14 @@ impl fmt::Display for Damage {
             Damage::BadLength { length } => {
                 write!(f, "a length of {length}, outside 1..={MAX_PAYLOAD}")
             }
+            Damage::SwallowsFrames => {
+                f.write_str("the length runs past the end of the file, over whole frames")
+            }
             Damage::Checksum => f.write_str("the checksum does not match"),
             Damage::UnknownKind { kind } => write!(f, "unknown frame kind {kind}"),
             Damage::Payload(error) => write!(f, "the payload does not decode: {error}"),
             Damage::OutOfSequence => f.write_str("the frame does not follow the frames before it"),
+            Damage::EmptyFrame => f.write_str("the frame holds no events and no command"),
             Damage::Truncated => f.write_str("the frame runs past the end of the file"),
             Damage::NotInMemory => f.write_str("the frame differs from what the store holds"),
         }

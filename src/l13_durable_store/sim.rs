@@ -74,9 +74,18 @@ impl SimDisk {
     }
 
     /// Makes the operation `n` operations from now fail with `kind` (0: the
-    /// next one): once, or, if `persistent`, that one and every later one,
-    /// as a dead disk or a killed process would. A failing write writes the
-    /// first half of its bytes first, as a full disk does.
+    /// next one). A failing write writes the first half of its bytes first,
+    /// as a full disk does.
+    ///
+    /// Once (`persistent` false), the failure is an error the process sees
+    /// and lives through, and a failed sync is a write-back error: the
+    /// writes it was asked to make durable are lost to the disk for good,
+    /// though the running system still shows them until a power loss.
+    ///
+    /// If `persistent`, that operation and every later one fail, as when
+    /// the process is killed there: a sync it never finished loses nothing,
+    /// and what it left unsynced reaches the disk or not as a power loss
+    /// decides.
     pub fn fail_op(&self, n: u64, kind: io::ErrorKind, persistent: bool) {
         let mut disk = self.disk();
         let at = disk.ops + n;
@@ -274,12 +283,33 @@ impl Storage for SimStorage {
 
     fn sync(&mut self, name: &str) -> io::Result<()> {
         let mut disk = self.disk.disk();
-        disk.begin("sync", name)?;
+        let killed = disk.fault.is_some_and(|fault| fault.persistent);
+        let result = disk.begin("sync", name);
         let inode = *disk.names.get(name).ok_or_else(|| not_found(name))?;
         let file = &mut disk.inodes[inode];
-        file.durable = file.current.clone();
-        file.unsynced.clear();
-        Ok(())
+        match result {
+            Ok(()) => {
+                // Only what is still waiting becomes durable: writes lost
+                // by an earlier failed sync stay lost.
+                for op in file.unsynced.drain(..) {
+                    match op {
+                        Unsynced::Write { offset, bytes } => {
+                            write_into(&mut file.durable, offset, &bytes);
+                        }
+                        Unsynced::SetLen(len) => file.durable.resize(len, 0),
+                    }
+                }
+                Ok(())
+            }
+            Err(kind) => {
+                if !killed {
+                    // A write-back error: the kernel marks the pages clean
+                    // without having written them.
+                    file.unsynced.clear();
+                }
+                Err(kind.into())
+            }
+        }
     }
 
     fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {

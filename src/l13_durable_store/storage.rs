@@ -50,18 +50,28 @@ pub struct FsStorage {
 }
 
 impl FsStorage {
-    /// Storage in `dir`, which is created (and its parent synced) if it does
-    /// not exist yet.
+    /// Storage in `dir`, which is created if it does not exist yet, with
+    /// any missing parents; the parent of each directory created is synced,
+    /// so that none of the new names can be lost.
     ///
     /// # Errors
     ///
-    /// Any error creating the directory or syncing its parent.
+    /// Any error creating the directories or syncing their parents.
     pub fn new(dir: impl Into<PathBuf>) -> io::Result<FsStorage> {
         let dir = dir.into();
         if !dir.is_dir() {
+            let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
             fs::create_dir_all(&dir)?;
-            if let Some(parent) = dir.parent() {
-                sync_directory(parent)?;
+            // Outermost first: a name is durable once its parent's is.
+            for created in missing.iter().rev() {
+                if let Some(parent) = created.parent() {
+                    let parent = if parent.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        parent
+                    };
+                    sync_directory(parent)?;
+                }
             }
         }
         Ok(FsStorage {

@@ -159,6 +159,9 @@ impl<S: Storage> DurableStore<S> {
             match next_frame(&file, offset) {
                 Scanned::Frame { payload, end } => {
                     let batch = decode_batch(payload).map_err(|e| corrupt(Damage::Payload(e)))?;
+                    if batch.records.is_empty() && batch.command.is_none() {
+                        return Err(corrupt(Damage::EmptyFrame));
+                    }
                     if !store.admit(batch) {
                         return Err(corrupt(Damage::OutOfSequence));
                     }
@@ -186,9 +189,11 @@ impl<S: Storage> DurableStore<S> {
         }
         if !recovery.created {
             // What was read may never have been synced: the frame of an
-            // append whose sync failed is in the file, and its retry is
-            // about to be told "already applied". Sync it (and the cut of a
-            // torn tail) before any of it is served.
+            // append whose writer was killed before its sync is in the
+            // file, and its retry is about to be told "already applied".
+            // Sync it (and the cut of a torn tail) before any of it is
+            // served. (A frame whose sync failed was cut off by the writer
+            // that saw the failure; see `poison`.)
             store.storage.sync(LOG_FILE).map_err(io("sync", LOG_FILE))?;
         }
         recovery.frames = store.frames;
@@ -310,12 +315,21 @@ impl<S: Storage> DurableStore<S> {
         Ok(Appended::Now(version))
     }
 
-    /// Marks the store as failed. A failed `fsync` may have dropped the
-    /// pages it was asked to write while reporting the error only once, so
-    /// retrying it proves nothing; only a fresh open, which reads back what
-    /// is really in the file, can say what survived.
+    /// Marks the store as failed, and cuts the log back to the end of the
+    /// last acknowledged frame. A failed `fsync` may have dropped the pages
+    /// it was asked to write while leaving them readable until a reboot,
+    /// and a second `fsync` succeeds without writing them: a later open
+    /// would find the frame, sync nothing, and answer its retry "already
+    /// applied" for an append the next power cut loses. Only this handle
+    /// knows where the acknowledged log ends, so it cuts and syncs before
+    /// it answers; the frame then never reappears, and a retry after a
+    /// reopen writes it again. If the cut fails too, the disk is failing,
+    /// and the store stays poisoned all the same.
     fn poison(&mut self, failure: IoFailure) -> AppendError {
         self.poisoned = Some(failure.clone());
+        if self.storage.set_len(LOG_FILE, self.end).is_ok() {
+            let _ = self.storage.sync(LOG_FILE);
+        }
         AppendError::Io(failure)
     }
     // ANCHOR_END: append
@@ -386,7 +400,10 @@ impl<S: Storage> DurableStore<S> {
     /// Reads the whole log back from storage and checks it: the header,
     /// every frame's checksums, and that the frames hold exactly the events
     /// this store holds, up to the end of the file. Opening already did
-    /// this once; `verify` finds damage that happened since, at rest.
+    /// this once; `verify` finds damage that happened since, at rest. A
+    /// poisoned store checks only up to the end of what it acknowledged:
+    /// the frame of the append that failed may still be behind it, if
+    /// cutting it off failed too, and is not damage.
     ///
     /// # Errors
     ///
@@ -400,19 +417,26 @@ impl<S: Storage> DurableStore<S> {
             .map_err(io("read", LOG_FILE))?
             .unwrap_or_default();
         check_header(&file).map_err(OpenError::Header)?;
+        let file = match self.poisoned {
+            Some(_) => file.get(..self.end as usize).unwrap_or(&file),
+            None => &file,
+        };
         let (mut offset, mut frames, mut events) = (HEADER_LEN, 0, 0);
         loop {
             let corrupt = |damage| OpenError::Corrupt {
                 offset: offset as u64,
                 damage,
             };
-            let (payload, end) = match next_frame(&file, offset) {
+            let (payload, end) = match next_frame(file, offset) {
                 Scanned::End => break,
                 Scanned::TornTail => return Err(corrupt(Damage::Truncated)),
                 Scanned::Corrupt(damage) => return Err(corrupt(damage)),
                 Scanned::Frame { payload, end } => (payload, end),
             };
             let batch = decode_batch(payload).map_err(|e| corrupt(Damage::Payload(e)))?;
+            if batch.records.is_empty() && batch.command.is_none() {
+                return Err(corrupt(Damage::EmptyFrame));
+            }
             for record in &batch.records {
                 let same = self.log.get(events).is_some_and(|held| {
                     held.stream == batch.stream

@@ -172,7 +172,8 @@ pub fn append_exactly_once<S: Storage>(
     attempts: u32,
 ) -> Result<(DurableStore<S>, Version), RetryError> {
     // After a storage failure the outcome is unknown: the frame may be on
-    // disk, whole, or not at all. Only a reopen reads back which, and only
+    // disk, whole, or not at all (the failed append has already cut off a
+    // frame it could not make durable). Only a reopen reads back which, and only
     // the command id makes the second try safe: if the first one landed,
     // the store answers `AlreadyApplied` instead of appending it again.
     // The old store must be dropped before reopening, or its lock makes
