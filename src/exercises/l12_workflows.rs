@@ -62,9 +62,7 @@ impl std::error::Error for ChainError {}
 
 /// Exercise 12.2: the chain of causes of the event `event`: the event
 /// itself, what caused it, what caused that, and so on, up to the client
-/// command that started the story. A command a transfer issued was caused
-/// by the `CommandIssued` event that issued it: the latest one for that
-/// step before the event being explained.
+/// command that started the story.
 ///
 /// # Errors
 ///

@@ -6,9 +6,10 @@
 use std::fmt;
 
 use super::store::{
-    AccountId, AppendError, Appended, CommandId, CommandKey, Event, ExpectedVersion, Fingerprint,
-    MessageId, Metadata, SharedStore, StreamId, Version,
+    AccountId, Answer, AppendError, Appended, CommandId, CommandKey, Event, ExpectedVersion,
+    Fingerprint, MessageId, Metadata, SharedStore, StreamId, Version,
 };
+use super::transfer::Refusal;
 
 /// Money in whole cents. Display: `12.34`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -193,8 +194,8 @@ pub const MAX_ATTEMPTS: u32 = 5;
 
 // ANCHOR: envelope
 /// A command on its way to an account: the key it is remembered under, and
-/// where it belongs in the story. The events it appends record the same
-/// correlation, and the command's key as their causation.
+/// where it belongs in the story. The events it appends record this
+/// metadata: the same correlation, and the command's own cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     /// The key the store remembers the command under.
@@ -306,23 +307,34 @@ pub(super) fn execute_in(
     let fingerprint = Fingerprint::of(&(account, command));
     let key = &envelope.key;
     let reused = || CommandError::IdempotencyKeyReused { key: key.clone() };
-    let metadata = Metadata {
-        correlation: envelope.metadata.correlation.clone(),
-        causation: MessageId::Command(key.clone()),
+    // A transfer's key names one attempt, so its refusal is remembered: the
+    // first answer is the answer for every sender of that attempt. A
+    // client's refused command leaves no trace, as in lesson 8.
+    let remembered = matches!(key, CommandKey::Transfer(..));
+    let refuse = |refusal: Refusal| {
+        let answer = match remembered {
+            true => (store.write().map_err(|_| CommandError::StorePoisoned)?)
+                .refuse(&stream, key, &fingerprint, refusal)
+                .map_err(|_| reused())?,
+            false => Answer::Refused(refusal),
+        };
+        answered(answer)
     };
     for _ in 0..MAX_ATTEMPTS {
         let (state, version) = {
             let guard = store.read().map_err(|_| CommandError::StorePoisoned)?;
             // A repeat answers before the rules, as in lesson 8.
-            if let Some(version) = guard
-                .applied(&stream, key, &fingerprint)
-                .map_err(|_| reused())?
+            if let Some(answer) =
+                (guard.answer(&stream, key, &fingerprint)).map_err(|_| reused())?
             {
-                return Ok(Outcome::AlreadyApplied(version));
+                return answered(answer);
             }
             load(&guard, account)
         };
-        let events = decide(command, &state).map_err(CommandError::Rejected)?;
+        let events = match decide(command, &state) {
+            Ok(events) => events,
+            Err(error) => return refuse(Refusal::Rejected(error)),
+        };
         let appended = store
             .write()
             .map_err(|_| CommandError::StorePoisoned)?
@@ -330,19 +342,29 @@ pub(super) fn execute_in(
                 &stream,
                 ExpectedVersion::Exact(version),
                 events.into_iter().map(Event::Account).collect(),
-                &metadata,
+                &envelope.metadata,
                 Some((key.clone(), fingerprint.clone())),
             );
         match appended {
             Ok(Appended::Now(version)) => return Ok(Outcome::Appended(version)),
             Ok(Appended::AlreadyApplied(version)) => return Ok(Outcome::AlreadyApplied(version)),
             Err(AppendError::VersionConflict { .. }) => continue,
+            Err(AppendError::Refused(refusal)) => return answered(Answer::Refused(refusal)),
             Err(AppendError::IdempotencyKeyReused { .. }) => return Err(reused()),
         }
     }
-    Err(CommandError::TooManyConflicts {
-        attempts: MAX_ATTEMPTS,
-    })
+    refuse(Refusal::Busy)
+}
+
+/// A key's answer as a command's result.
+fn answered(answer: Answer) -> Result<Outcome, CommandError> {
+    match answer {
+        Answer::Applied(version) => Ok(Outcome::AlreadyApplied(version)),
+        Answer::Refused(Refusal::Rejected(error)) => Err(CommandError::Rejected(error)),
+        Answer::Refused(Refusal::Busy) => Err(CommandError::TooManyConflicts {
+            attempts: MAX_ATTEMPTS,
+        }),
+    }
 }
 
 impl fmt::Display for Cents {

@@ -310,8 +310,8 @@ fn final_state(
 }
 
 // ANCHOR: movements
-/// The money one transfer moved, read from the accounts' streams by the
-/// keys of its steps.
+/// The money one transfer moved, read from the accounts' streams: each
+/// movement names, as its cause, the claim that issued it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Movements {
     /// Withdrawn from the source by the debit step.
@@ -333,7 +333,21 @@ impl Movements {
 pub fn movements(store: &EventStore) -> BTreeMap<CommandId, Movements> {
     let mut moved: BTreeMap<CommandId, Movements> = BTreeMap::new();
     for recorded in store.read_all(Position(0)) {
-        let MessageId::Command(CommandKey::Transfer(id, step)) = &recorded.metadata.causation
+        let (
+            MessageId::Event(stream @ StreamId::Transfer(id), claim),
+            Event::Account(
+                AccountEvent::MoneyDeposited { amount } | AccountEvent::MoneyWithdrawn { amount },
+            ),
+        ) = (&recorded.metadata.causation, &recorded.event)
+        else {
+            continue;
+        };
+        let claimed = store
+            .read_stream(stream)
+            .into_iter()
+            .find(|r| r.version == *claim);
+        let Some(Event::Transfer(TransferEvent::CommandIssued { step })) =
+            claimed.map(|r| &r.event)
         else {
             continue;
         };
@@ -343,12 +357,7 @@ pub fn movements(store: &EventStore) -> BTreeMap<CommandId, Movements> {
             Step::Credit => &mut entry.credited,
             Step::Refund => &mut entry.refunded,
         };
-        if let Event::Account(
-            AccountEvent::MoneyDeposited { amount } | AccountEvent::MoneyWithdrawn { amount },
-        ) = &recorded.event
-        {
-            slot.0 += amount.0;
-        }
+        slot.0 += amount.0;
     }
     moved
 }
@@ -413,58 +422,30 @@ pub fn money_not_conserved(store: &EventStore) -> Vec<CommandId> {
 
 // ANCHOR: tree
 /// The causal tree of one story: every event whose correlation is `id`,
-/// each under the message that caused it, and the notifications under the
-/// events that caused them. A command a transfer issued appears under the
-/// `CommandIssued` event that claimed it.
-pub fn causal_tree(store: &EventStore, notifications: &Notifier, id: &CommandId) -> Vec<String> {
-    let mut children: BTreeMap<Node, Vec<(Node, String)>> = BTreeMap::new();
-    let mut issued: HashMap<Step, MessageId> = HashMap::new();
-    let root = Node::Message(MessageId::Command(CommandKey::Client(id.clone())));
+/// each under the message that caused it, and the notification under the
+/// event that caused it.
+pub fn causal_tree(store: &EventStore, notifier: &Notifier, id: &CommandId) -> Vec<String> {
+    let mut children: BTreeMap<MessageId, Vec<(Option<MessageId>, String)>> = BTreeMap::new();
     let events = store.read_all(Position(0)).iter();
     for recorded in events.filter(|r| &r.metadata.correlation == id) {
-        let parent = match &recorded.metadata.causation {
-            MessageId::Command(CommandKey::Transfer(_, step)) => {
-                Node::Sent(issued.get(step).cloned().unwrap_or(recorded.id()))
-            }
-            cause => Node::Message(cause.clone()),
-        };
-        let node = Node::Message(recorded.id());
-        children
-            .entry(parent)
-            .or_default()
-            .push((node.clone(), describe(recorded)));
-        if let Event::Transfer(TransferEvent::CommandIssued { step }) = &recorded.event {
-            issued.insert(*step, recorded.id());
-            let sent = Node::Sent(recorded.id());
-            let line = format!("command {}", CommandKey::Transfer(id.clone(), *step));
-            children.entry(node).or_default().push((sent, line));
-        }
+        let cause = recorded.metadata.causation.clone();
+        let child = (Some(recorded.id()), describe(recorded));
+        children.entry(cause).or_default().push(child);
     }
-    if let Some(notification) = notifications.sent.get(id) {
-        let parent = Node::Message(notification.metadata.causation.clone());
-        let line = format!("notification to {}: {}", notification.to, notification.text);
-        children
-            .entry(parent)
-            .or_default()
-            .push((Node::Notified, line));
+    if let Some(sent) = notifier.sent.get(id) {
+        let line = format!("notification to {}: {}", sent.to, sent.text);
+        let cause = sent.metadata.causation.clone();
+        children.entry(cause).or_default().push((None, line));
     }
     let mut lines = vec![format!("command {id} (submitted by a client)")];
+    let root = MessageId::Command(CommandKey::Client(id.clone()));
     print_children(&children, &root, "", &mut lines);
     lines
 }
 
-/// A node of the tree: a recorded message, a command a transfer sent from
-/// the `CommandIssued` event named, or a notification.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Node {
-    Message(MessageId),
-    Sent(MessageId),
-    Notified,
-}
-
 fn print_children(
-    children: &BTreeMap<Node, Vec<(Node, String)>>,
-    node: &Node,
+    children: &BTreeMap<MessageId, Vec<(Option<MessageId>, String)>>,
+    node: &MessageId,
     indent: &str,
     lines: &mut Vec<String>,
 ) {
@@ -478,7 +459,9 @@ fn print_children(
             if last { "└─ " } else { "├─ " }
         ));
         let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
-        print_children(children, child, &deeper, lines);
+        if let Some(child) = child {
+            print_children(children, child, &deeper, lines);
+        }
     }
 }
 

@@ -39,9 +39,13 @@ impl ManualClock {
         ManualClock(AtomicU64::new(at.0))
     }
 
-    /// Moves the clock `seconds` forward.
+    /// Moves the clock `seconds` forward; it stops at the end of time
+    /// rather than wrapping back to its start.
     pub fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        let forward = |now: u64| Some(now.saturating_add(seconds));
+        let _always_some = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, forward);
     }
 }
 
@@ -366,6 +370,8 @@ pub enum SubmitError {
         /// The id.
         id: CommandId,
     },
+    /// The clock is so near its end that the deadline would not fit.
+    DeadlineOutOfRange,
     /// A thread panicked while holding the store's lock.
     StorePoisoned,
 }
@@ -391,9 +397,11 @@ pub fn submit(
         return Err(SubmitError::SameAccount);
     }
     let key = CommandKey::Client(id.clone());
+    let deadline =
+        (clock.now().0.checked_add(TRANSFER_TIMEOUT)).ok_or(SubmitError::DeadlineOutOfRange)?;
     let requested = TransferEvent::TransferRequested {
         transfer: transfer.clone(),
-        deadline: Timestamp(clock.now().0.saturating_add(TRANSFER_TIMEOUT)),
+        deadline: Timestamp(deadline),
     };
     let metadata = Metadata {
         correlation: id.clone(),
@@ -416,9 +424,11 @@ pub fn submit(
         Ok(Appended::AlreadyApplied(_)) => Ok(Submitted::AlreadySubmitted),
         // The stream and the key are claimed in the same append, so a taken
         // stream means a taken key; both mean the id is not free.
-        Err(AppendError::IdempotencyKeyReused { .. } | AppendError::VersionConflict { .. }) => {
-            Err(SubmitError::IdReused { id: id.clone() })
-        }
+        Err(
+            AppendError::IdempotencyKeyReused { .. }
+            | AppendError::VersionConflict { .. }
+            | AppendError::Refused(_),
+        ) => Err(SubmitError::IdReused { id: id.clone() }),
     }
 }
 // ANCHOR_END: submit
@@ -428,17 +438,11 @@ pub fn submit(
 pub enum DriveError {
     /// It was told to stop after a number of writes (a failure drill).
     Stopped,
-    /// Something appended to a transfer between its claim and the outcome
-    /// the claimant recorded: two drivers on one step, which must not
-    /// happen.
+    /// Something other than the claimed step's answer was appended to a
+    /// transfer after the claim: its stream is not what the driver read.
     ClaimLost {
         /// The transfer.
         transfer: CommandId,
-    },
-    /// A step's key was refused as used for another command.
-    KeyReused {
-        /// The key.
-        key: CommandKey,
     },
     /// A thread panicked while holding the store's lock.
     StorePoisoned,
@@ -509,10 +513,10 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         Ok(())
     }
 
-    /// Finishes the steps a previous run issued and never answered, then
-    /// carries on. Call it once, at start-up, before any other driver runs:
-    /// the drivers that issued those steps are gone with the previous run,
-    /// so issuing them again cannot overlap with them.
+    /// Sends again every step that is claimed and not answered, then
+    /// carries on: the way to finish the steps of a driver that died. Safe
+    /// at any time, even while the claimant lives: a resend uses the
+    /// claim's key, so it gets the same answer as the first send.
     ///
     /// # Errors
     ///
@@ -627,55 +631,51 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
                 },
             ),
         };
-        let key = CommandKey::Transfer(id.clone(), step);
+        let key = CommandKey::Transfer(id.clone(), step, issued);
+        let claim = MessageId::Event(StreamId::Transfer(id.clone()), issued);
         let envelope = Envelope {
-            key: key.clone(),
+            key,
             metadata: Metadata {
                 correlation: id.clone(),
-                causation: MessageId::Event(StreamId::Transfer(id.clone()), issued),
+                causation: claim.clone(),
             },
         };
         self.spend()?;
         let now = self.clock.now();
+        let refused = |refusal| TransferEvent::StepRefused {
+            step,
+            refusal,
+            at: now,
+        };
         let (outcome, causation) = match execute_in(self.store, account, &command, &envelope) {
             Ok(Outcome::Appended(version) | Outcome::AlreadyApplied(version)) => (
                 TransferEvent::StepSucceeded { step },
                 MessageId::Event(StreamId::Account(account.clone()), version),
             ),
-            Err(CommandError::Rejected(error)) => {
-                let refusal = Refusal::Rejected(error);
-                (
-                    TransferEvent::StepRefused {
-                        step,
-                        refusal,
-                        at: now,
-                    },
-                    MessageId::Command(key),
-                )
-            }
-            Err(CommandError::TooManyConflicts { .. }) => {
-                let refusal = Refusal::Busy;
-                (
-                    TransferEvent::StepRefused {
-                        step,
-                        refusal,
-                        at: now,
-                    },
-                    MessageId::Command(key),
-                )
-            }
-            Err(CommandError::IdempotencyKeyReused { key }) => {
-                return Err(DriveError::KeyReused { key });
+            Err(CommandError::Rejected(error)) => (refused(Refusal::Rejected(error)), claim),
+            Err(CommandError::TooManyConflicts { .. }) => (refused(Refusal::Busy), claim),
+            // The key names this transfer's claim: another command under it
+            // means the stream is not the one this driver read.
+            Err(CommandError::IdempotencyKeyReused { .. }) => {
+                return Err(DriveError::ClaimLost {
+                    transfer: id.clone(),
+                });
             }
             Err(CommandError::StorePoisoned) => return Err(DriveError::StorePoisoned),
         };
         self.spend()?;
-        if self.record(id, issued, outcome, causation)? {
-            Ok(2)
-        } else {
-            Err(DriveError::ClaimLost {
+        if self.record(id, issued, outcome.clone(), causation)? {
+            return Ok(2);
+        }
+        // Another sender of this claim recorded first. The key gave it the
+        // same answer, so its record must be this one (up to the time).
+        let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
+        let stream = store.read_stream(&StreamId::Transfer(id.clone()));
+        match stream.iter().find(|r| r.version.0 == issued.0 + 1) {
+            Some(r) if same_answer(&r.event, &outcome) => Ok(1),
+            _ => Err(DriveError::ClaimLost {
                 transfer: id.clone(),
-            })
+            }),
         }
     }
     // ANCHOR_END: advance
@@ -704,6 +704,28 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             None,
         );
         Ok(appended.is_ok())
+    }
+}
+
+/// Whether a recorded event is the same answer to a step as `outcome`,
+/// whatever the time of a refusal.
+fn same_answer(recorded: &Event, outcome: &TransferEvent) -> bool {
+    use TransferEvent::{StepRefused, StepSucceeded};
+    match (recorded, outcome) {
+        (Event::Transfer(StepSucceeded { step: a }), StepSucceeded { step: b }) => a == b,
+        (
+            Event::Transfer(StepRefused {
+                step: a,
+                refusal: x,
+                ..
+            }),
+            StepRefused {
+                step: b,
+                refusal: y,
+                ..
+            },
+        ) => a == b && x == y,
+        _ => false,
     }
 }
 
@@ -744,6 +766,9 @@ impl fmt::Display for SubmitError {
             SubmitError::IdReused { id } => {
                 write!(f, "the id {id} was already used for another command")
             }
+            SubmitError::DeadlineOutOfRange => {
+                f.write_str("the deadline would fall after the end of the clock")
+            }
             SubmitError::StorePoisoned => f.write_str("the store's lock is poisoned"),
         }
     }
@@ -760,9 +785,6 @@ impl fmt::Display for DriveError {
                     f,
                     "transfer {transfer} changed between a claim and its outcome"
                 )
-            }
-            DriveError::KeyReused { key } => {
-                write!(f, "the key {key} was already used for another command")
             }
             DriveError::StorePoisoned => f.write_str("the store's lock is poisoned"),
         }
