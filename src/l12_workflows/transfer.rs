@@ -452,8 +452,8 @@ pub enum DriveError {
 /// One driver of transfers. It follows the log to learn of new transfers,
 /// and moves each one forward by the rules of [`next`]. Several drivers may
 /// run at once, on any transfers: a step is claimed by appending
-/// `CommandIssued` with the expected version, so exactly one driver issues
-/// each command, and only that driver records its outcome.
+/// `CommandIssued` with the expected version, so one driver issues each
+/// command, and only [`ProcessManager::recover`] sends it again.
 #[derive(Debug)]
 pub struct ProcessManager<'a, C: Clock> {
     store: &'a SharedStore,
