@@ -992,6 +992,48 @@ fn an_event_appended_to_a_transfer_between_a_claim_and_its_outcome_is_a_lost_cla
 }
 
 #[test]
+fn a_busy_answer_is_recorded_and_the_step_is_claimed_again_at_once_under_a_new_key() {
+    // given: the credit is claimed by a dead driver, and its key already
+    // holds the answer "busy", as when every attempt lost a race
+    let (store, clock) = credit_claimed_by_a_dead_driver(true);
+    let deposit = AccountCommand::DepositMoney {
+        amount: Cents(10_00),
+    };
+    let claim = CommandKey::Transfer(id("tx-1"), Step::Credit, Version(4));
+    (store.write().expect("not poisoned"))
+        .refuse(
+            &StreamId::Account(account("grace")),
+            &claim,
+            &es_workbook::l12_workflows::Fingerprint::of(&(account("grace"), deposit)),
+            Refusal::Busy,
+        )
+        .expect("the key is unused");
+
+    // when
+    ProcessManager::new(&store, &clock)
+        .recover()
+        .expect("recovers");
+
+    // then: the resend got "busy", and the credit was claimed again at
+    // once, at the same time, and went through under the new claim's key
+    let events = transfer_events(&store, "tx-1");
+    assert_eq!(
+        events[4..],
+        [
+            TransferEvent::StepRefused {
+                step: Step::Credit,
+                refusal: Refusal::Busy,
+                at: START
+            },
+            TransferEvent::CommandIssued { step: Step::Credit },
+            TransferEvent::StepSucceeded { step: Step::Credit },
+        ]
+    );
+    assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Completed));
+    assert_eq!(moved(&store, "tx-1"), moved_once(10_00));
+}
+
+#[test]
 fn the_manual_clock_stops_at_the_end_of_time_instead_of_wrapping() {
     // given
     let clock = ManualClock::new(Timestamp(u64::MAX - 10));
