@@ -1272,7 +1272,9 @@ mod exercises {
         );
         drop(guard);
 
-        // when: a driver claims the debit while the client is confirming
+        // when: a driver claims the debit while the client is confirming,
+        // on a thread, so that a solution that holds a lock meanwhile fails
+        // here instead of hanging
         submit(
             &store,
             &clock,
@@ -1280,15 +1282,24 @@ mod exercises {
             &transfer("ada", "grace", 10_00),
         )
         .expect("submits");
-        let mut asked = 0;
-        let late = cancel(&store, &id("tx-3"), &id("cancel-3"), |_| {
-            asked += 1;
-            let claimed = ProcessManager::new(&store, &clock)
-                .stop_after(1)
-                .run_until_idle();
-            claimed.is_err()
+        let (store, clock) = (std::sync::Arc::new(store), std::sync::Arc::new(clock));
+        let (answered, answer) = std::sync::mpsc::channel();
+        let (shared, timer) = (std::sync::Arc::clone(&store), std::sync::Arc::clone(&clock));
+        thread::spawn(move || {
+            let mut asked = 0;
+            let late = cancel(&shared, &id("tx-3"), &id("cancel-3"), |_| {
+                asked += 1;
+                let claimed = ProcessManager::new(&shared, &*timer)
+                    .stop_after(1)
+                    .run_until_idle();
+                claimed.is_err()
+            });
+            let _ = answered.send((late, asked));
         });
-        ProcessManager::new(&store, &clock)
+        let (late, asked) = answer
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("cancel answers without holding a lock while the client confirms");
+        ProcessManager::new(&store, &*clock)
             .recover()
             .expect("recovers");
 

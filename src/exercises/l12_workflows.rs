@@ -9,6 +9,15 @@ use crate::l12_workflows::{
     AccountId, Cents, CommandId, EventStore, MessageId, SharedStore, Transfer, TransferOutcome,
 };
 
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use crate::l12_workflows::{
+    CommandKey, Event, ExpectedVersion, Metadata, Position, Step, StreamId, TransferEvent,
+    TransferState, load_transfer,
+};
+#[allow(unused_imports)]
+use std::collections::HashMap;
+
 /// Which way a transfer moves money, seen from one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
