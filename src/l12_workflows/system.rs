@@ -34,7 +34,7 @@ pub struct Notification {
 
 /// A reactor: it follows the log from its own checkpoint and tells the
 /// source's owner how each transfer ended, once per transfer. It keeps the
-/// transfers' states itself (a small projection of their events), and
+/// unfinished transfers' states itself (a small projection), and
 /// what it sent is keyed by transfer, so a delivery twice sends nothing new.
 #[derive(Debug, Default)]
 pub struct Notifier {
@@ -83,7 +83,10 @@ impl Notifier {
                 self.sent.insert(id.clone(), notification);
                 sent += 1;
             }
-            self.transfers.insert(id.clone(), state);
+            // A finished transfer needs no state any more.
+            if let TransferState::Active { .. } = state {
+                self.transfers.insert(id.clone(), state);
+            }
         }
         Ok(sent)
     }

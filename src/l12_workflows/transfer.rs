@@ -2,7 +2,7 @@
 //! stream, which reacts to what happened (its own events, and the outcome of
 //! each command it issued) by issuing the next command.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -459,7 +459,8 @@ pub struct ProcessManager<'a, C: Clock> {
     store: &'a SharedStore,
     clock: &'a C,
     checkpoint: Position,
-    active: BTreeSet<CommandId>,
+    /// The unfinished transfers, folded up to the checkpoint.
+    active: BTreeMap<CommandId, LoadedTransfer>,
     writes_left: Option<u32>,
 }
 
@@ -470,7 +471,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             store,
             clock,
             checkpoint: Position(0),
-            active: BTreeSet::new(),
+            active: BTreeMap::new(),
             writes_left: None,
         }
     }
@@ -493,12 +494,9 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
     pub fn tick(&mut self) -> Result<u32, DriveError> {
         self.discover()?;
         let mut writes = 0;
-        for id in self.active.clone() {
-            let (made, finished) = self.advance(&id)?;
-            writes += made;
-            if finished {
-                self.active.remove(&id);
-            }
+        let ids: Vec<CommandId> = self.active.keys().cloned().collect();
+        for id in ids {
+            writes += self.advance(&id)?;
         }
         Ok(writes)
     }
@@ -523,40 +521,55 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
     /// As [`ProcessManager::tick`].
     pub fn recover(&mut self) -> Result<(), DriveError> {
         self.discover()?;
-        for id in self.active.clone() {
-            let loaded = self.load(&id)?;
-            if let TransferState::Active {
-                transfer,
-                step,
-                issued: true,
-                ..
-            } = &loaded.state
-            {
-                self.perform(&id, transfer, *step, loaded.version)?;
-            }
+        let claimed: Vec<_> = (self.active.iter())
+            .filter_map(|(id, loaded)| match &loaded.state {
+                TransferState::Active {
+                    transfer,
+                    step,
+                    issued: true,
+                    ..
+                } => Some((id.clone(), transfer.clone(), *step, loaded.version)),
+                _ => None,
+            })
+            .collect();
+        for (id, transfer, step, claim) in claimed {
+            self.perform(&id, &transfer, step, claim)?;
         }
         self.run_until_idle()
     }
     // ANCHOR_END: manager
 
+    /// Folds the log's new events into the unfinished transfers: only the
+    /// tail since the checkpoint is read. A transfer that finishes is
+    /// dropped.
     fn discover(&mut self) -> Result<(), DriveError> {
         let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
         for recorded in store.read_all(self.checkpoint) {
-            if let (
-                StreamId::Transfer(id),
-                Event::Transfer(TransferEvent::TransferRequested { .. }),
-            ) = (&recorded.stream, &recorded.event)
-            {
-                self.active.insert(id.clone());
-            }
             self.checkpoint = recorded.position;
+            let (StreamId::Transfer(id), Event::Transfer(event)) =
+                (&recorded.stream, &recorded.event)
+            else {
+                continue;
+            };
+            let before = match (self.active.remove(id), event) {
+                (Some(loaded), _) => loaded.state,
+                (None, TransferEvent::TransferRequested { .. }) => TransferState::NotRequested,
+                (None, _) => continue,
+            };
+            let state = evolve(before, event);
+            if !matches!(state, TransferState::Finished { .. }) {
+                let version = recorded.version;
+                self.active
+                    .insert(id.clone(), LoadedTransfer { state, version });
+            }
         }
         Ok(())
     }
 
-    fn load(&self, id: &CommandId) -> Result<LoadedTransfer, DriveError> {
-        let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
-        Ok(load_transfer(&store, id))
+    /// The transfer as of the log's end, or `None` once it is finished.
+    fn load(&mut self, id: &CommandId) -> Result<Option<LoadedTransfer>, DriveError> {
+        self.discover()?;
+        Ok(self.active.get(id).cloned())
     }
 
     fn spend(&mut self) -> Result<(), DriveError> {
@@ -572,16 +585,16 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
 
     // ANCHOR: advance
     /// Moves one transfer forward until it must wait, has a command out
-    /// with another driver, or is finished. Returns the writes attempted
-    /// and whether it is finished.
-    fn advance(&mut self, id: &CommandId) -> Result<(u32, bool), DriveError> {
+    /// with another driver, or is finished. Returns the writes attempted.
+    fn advance(&mut self, id: &CommandId) -> Result<u32, DriveError> {
         let mut writes = 0;
         loop {
-            let loaded = self.load(id)?;
+            let Some(loaded) = self.load(id)? else {
+                return Ok(writes);
+            };
             let now = self.clock.now();
             let event = match next(&loaded.state, now) {
-                Next::Nothing => return Ok((writes, true)),
-                Next::Wait { .. } | Next::InFlight(_) => return Ok((writes, false)),
+                Next::Nothing | Next::Wait { .. } | Next::InFlight(_) => return Ok(writes),
                 Next::TimeOut => TransferEvent::TransferTimedOut { at: now },
                 Next::Issue(step) => TransferEvent::CommandIssued { step },
             };
