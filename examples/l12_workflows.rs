@@ -2,15 +2,16 @@
 //!
 //! Run it: `cargo run --example l12_workflows`.
 
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::io::Write;
 use std::sync::RwLockReadGuard;
 
 use es_workbook::l12_workflows::{
-    AccountCommand, AccountId, AccountState, Cents, Clock, CommandId, EventStore, ManualClock,
-    Notifier, ProcessManager, Scenario, SharedStore, TRANSFER_TIMEOUT, Timestamp, Transfer,
-    TransferState, causal_tree, execute, load, load_transfer, money_not_conserved,
-    run_on_one_thread, run_on_threads, submit,
+    AccountCommand, AccountEvent, AccountId, AccountState, Cents, Clock, CommandId, CommandKey,
+    Event, EventStore, ManualClock, MessageId, Notifier, Position, ProcessManager, RecordedEvent,
+    Scenario, SharedStore, TRANSFER_TIMEOUT, Timestamp, Transfer, TransferEvent, TransferState,
+    execute, load, load_transfer, money_not_conserved, run_on_one_thread, run_on_threads, submit,
 };
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -241,3 +242,81 @@ pub fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     )?;
     Ok(())
 }
+
+// ANCHOR: tree
+/// The causal tree of one story: every event whose correlation is `id`,
+/// each under the message that caused it, and the notification under the
+/// event that caused it.
+pub fn causal_tree(store: &EventStore, notifier: &Notifier, id: &CommandId) -> Vec<String> {
+    let mut children: BTreeMap<MessageId, Vec<(Option<MessageId>, String)>> = BTreeMap::new();
+    let events = store.read_all(Position(0)).iter();
+    for recorded in events.filter(|r| &r.metadata.correlation == id) {
+        let cause = recorded.metadata.causation.clone();
+        let child = (Some(recorded.id()), describe(recorded));
+        children.entry(cause).or_default().push(child);
+    }
+    if let Some(sent) = notifier.sent.get(id) {
+        let line = format!("notification to {}: {}", sent.to, sent.text);
+        let cause = sent.metadata.causation.clone();
+        children.entry(cause).or_default().push((None, line));
+    }
+    let mut lines = vec![format!("command {id} (submitted by a client)")];
+    let root = MessageId::Command(CommandKey::Client(id.clone()));
+    print_children(&children, &root, "", &mut lines);
+    lines
+}
+
+fn print_children(
+    children: &BTreeMap<MessageId, Vec<(Option<MessageId>, String)>>,
+    node: &MessageId,
+    indent: &str,
+    lines: &mut Vec<String>,
+) {
+    let Some(below) = children.get(node) else {
+        return;
+    };
+    for (index, (child, line)) in below.iter().enumerate() {
+        let last = index + 1 == below.len();
+        lines.push(format!(
+            "{indent}{}{line}",
+            if last { "└─ " } else { "├─ " }
+        ));
+        let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
+        if let Some(child) = child {
+            print_children(children, child, &deeper, lines);
+        }
+    }
+}
+
+fn describe(recorded: &RecordedEvent) -> String {
+    let what = match &recorded.event {
+        Event::Account(AccountEvent::AccountOpened { owner, .. }) => {
+            format!("AccountOpened for {owner}")
+        }
+        Event::Account(AccountEvent::MoneyDeposited { amount }) => {
+            format!("MoneyDeposited {amount}")
+        }
+        Event::Account(AccountEvent::MoneyWithdrawn { amount }) => {
+            format!("MoneyWithdrawn {amount}")
+        }
+        Event::Account(AccountEvent::AccountClosed) => "AccountClosed".to_string(),
+        Event::Transfer(event) => describe_transfer(event),
+    };
+    format!("{} {}: {what}", recorded.stream, recorded.version)
+}
+fn describe_transfer(event: &TransferEvent) -> String {
+    match event {
+        TransferEvent::TransferRequested { transfer, deadline } => format!(
+            "TransferRequested {} from {} to {}, deadline {}",
+            transfer.amount, transfer.from, transfer.to, deadline.0
+        ),
+        TransferEvent::CommandIssued { step } => format!("CommandIssued {step}"),
+        TransferEvent::StepSucceeded { step } => format!("StepSucceeded {step}"),
+        TransferEvent::StepRefused { step, refusal, at } => {
+            format!("StepRefused {step} at {}: {refusal}", at.0)
+        }
+        TransferEvent::TransferTimedOut { at } => format!("TransferTimedOut at {}", at.0),
+        TransferEvent::TransferCancelled => "TransferCancelled".to_string(),
+    }
+}
+// ANCHOR_END: tree

@@ -23,7 +23,7 @@ pub mod transfer;
 
 pub use account::{
     AccountCommand, AccountError, AccountEvent, AccountState, Cents, CommandError, Envelope,
-    MAX_ATTEMPTS, Outcome, decide, execute, initial_state, load,
+    MAX_ATTEMPTS, decide, execute, initial_state, load,
 };
 pub use store::{
     AccountId, AppendError, Appended, CommandId, CommandKey, Event, EventStore, ExpectedVersion,
@@ -31,8 +31,8 @@ pub use store::{
     Timestamp, Version,
 };
 pub use system::{
-    FinalState, Movements, Notification, Notifier, RunError, Scenario, causal_tree,
-    money_not_conserved, movements, run_on_one_thread, run_on_threads,
+    FinalState, Movements, Notification, Notifier, RunError, Scenario, money_not_conserved,
+    movements, run_on_one_thread, run_on_threads,
 };
 pub use transfer::{
     Clock, DriveError, LoadedTransfer, ManualClock, Next, ProcessManager, RETRY_AFTER, Refusal,

@@ -12,8 +12,8 @@ use super::account::{
     AccountCommand, AccountEvent, AccountState, Cents, CommandError, execute, load,
 };
 use super::store::{
-    AccountId, CommandId, CommandKey, Event, EventStore, MessageId, Metadata, Position,
-    RecordedEvent, SharedStore, Step, StreamId, Timestamp,
+    AccountId, CommandId, Event, EventStore, MessageId, Metadata, Position, SharedStore, Step,
+    StreamId, Timestamp,
 };
 use super::transfer::{
     DriveError, ManualClock, ProcessManager, SubmitError, TRANSFER_TIMEOUT, Transfer,
@@ -422,88 +422,6 @@ pub fn money_not_conserved(store: &EventStore) -> Vec<CommandId> {
     broken
 }
 // ANCHOR_END: movements
-
-// ANCHOR: tree
-/// The causal tree of one story: every event whose correlation is `id`,
-/// each under the message that caused it, and the notification under the
-/// event that caused it.
-pub fn causal_tree(store: &EventStore, notifier: &Notifier, id: &CommandId) -> Vec<String> {
-    let mut children: BTreeMap<MessageId, Vec<(Option<MessageId>, String)>> = BTreeMap::new();
-    let events = store.read_all(Position(0)).iter();
-    for recorded in events.filter(|r| &r.metadata.correlation == id) {
-        let cause = recorded.metadata.causation.clone();
-        let child = (Some(recorded.id()), describe(recorded));
-        children.entry(cause).or_default().push(child);
-    }
-    if let Some(sent) = notifier.sent.get(id) {
-        let line = format!("notification to {}: {}", sent.to, sent.text);
-        let cause = sent.metadata.causation.clone();
-        children.entry(cause).or_default().push((None, line));
-    }
-    let mut lines = vec![format!("command {id} (submitted by a client)")];
-    let root = MessageId::Command(CommandKey::Client(id.clone()));
-    print_children(&children, &root, "", &mut lines);
-    lines
-}
-
-fn print_children(
-    children: &BTreeMap<MessageId, Vec<(Option<MessageId>, String)>>,
-    node: &MessageId,
-    indent: &str,
-    lines: &mut Vec<String>,
-) {
-    let Some(below) = children.get(node) else {
-        return;
-    };
-    for (index, (child, line)) in below.iter().enumerate() {
-        let last = index + 1 == below.len();
-        lines.push(format!(
-            "{indent}{}{line}",
-            if last { "└─ " } else { "├─ " }
-        ));
-        let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
-        if let Some(child) = child {
-            print_children(children, child, &deeper, lines);
-        }
-    }
-}
-
-fn describe(recorded: &RecordedEvent) -> String {
-    let what = match &recorded.event {
-        Event::Account(AccountEvent::AccountOpened { owner, .. }) => {
-            format!("AccountOpened for {owner}")
-        }
-        Event::Account(AccountEvent::MoneyDeposited { amount }) => {
-            format!("MoneyDeposited {amount}")
-        }
-        Event::Account(AccountEvent::MoneyWithdrawn { amount }) => {
-            format!("MoneyWithdrawn {amount}")
-        }
-        Event::Account(AccountEvent::AccountClosed) => "AccountClosed".to_string(),
-        Event::Transfer(event) => event.to_string(),
-    };
-    format!("{} {}: {what}", recorded.stream, recorded.version)
-}
-// ANCHOR_END: tree
-
-impl fmt::Display for TransferEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransferEvent::TransferRequested { transfer, deadline } => write!(
-                f,
-                "TransferRequested {} from {} to {}, deadline {}",
-                transfer.amount, transfer.from, transfer.to, deadline.0
-            ),
-            TransferEvent::CommandIssued { step } => write!(f, "CommandIssued {step}"),
-            TransferEvent::StepSucceeded { step } => write!(f, "StepSucceeded {step}"),
-            TransferEvent::StepRefused { step, refusal, at } => {
-                write!(f, "StepRefused {step} at {}: {refusal}", at.0)
-            }
-            TransferEvent::TransferTimedOut { at } => write!(f, "TransferTimedOut at {}", at.0),
-            TransferEvent::TransferCancelled => f.write_str("TransferCancelled"),
-        }
-    }
-}
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::account::{
-    AccountCommand, AccountError, Cents, CommandError, Envelope, Outcome, execute_in,
-};
+use super::account::{AccountCommand, AccountError, Cents, CommandError, Envelope, execute_in};
 use super::store::{
     AccountId, AppendError, Appended, CommandId, CommandKey, Event, EventStore, ExpectedVersion,
     Fingerprint, MessageId, Metadata, Position, SharedStore, Step, StreamId, Timestamp, Version,
@@ -661,7 +659,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             at: now,
         };
         let (outcome, causation) = match execute_in(self.store, account, &command, &envelope) {
-            Ok(Outcome::Appended(version) | Outcome::AlreadyApplied(version)) => (
+            Ok(Appended::Now(version) | Appended::AlreadyApplied(version)) => (
                 TransferEvent::StepSucceeded { step },
                 MessageId::Event(StreamId::Account(account.clone()), version),
             ),
