@@ -1,5 +1,6 @@
 //! Tests for lesson 12 — workflows, then its exercises.
 
+use std::collections::BTreeMap;
 use std::sync::Barrier;
 use std::thread;
 
@@ -8,10 +9,10 @@ use pretty_assertions::assert_eq;
 use es_workbook::l12_workflows::{
     AccountCommand, AccountError, AccountEvent, AccountId, AccountState, Cents, Clock,
     CommandError, CommandId, CommandKey, DriveError, Event, EventStore, ManualClock, MessageId,
-    Movements, Notifier, ProcessManager, RETRY_AFTER, Refusal, Scenario, SharedStore, Step,
+    Notifier, Position, ProcessManager, RETRY_AFTER, Refusal, Scenario, SharedStore, Step,
     StreamId, SubmitError, Submitted, TRANSFER_TIMEOUT, Timestamp, Transfer, TransferEvent,
-    TransferOutcome, TransferState, Version, execute, load, load_transfer, money_not_conserved,
-    movements, run_on_one_thread, run_on_threads, submit,
+    TransferOutcome, TransferState, Version, execute, load, load_transfer, run_on_one_thread,
+    run_on_threads, submit,
 };
 
 const START: Timestamp = Timestamp(1_000);
@@ -80,6 +81,117 @@ fn outcome(store: &SharedStore, tx: &str) -> Option<TransferOutcome> {
         _ => None,
     }
 }
+
+// ANCHOR: movements
+/// The money one transfer moved, read from the accounts' streams: each
+/// movement names, as its cause, the claim that issued it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Movements {
+    /// Withdrawn from the source by the debit step.
+    pub debited: Cents,
+    /// Deposited into the destination by the credit step.
+    pub credited: Cents,
+    /// Paid back into the source by the refund step.
+    pub refunded: Cents,
+}
+
+impl Movements {
+    /// The money that left the source and has not arrived anywhere yet.
+    fn held(&self) -> i128 {
+        i128::from(self.debited.0) - i128::from(self.credited.0) - i128::from(self.refunded.0)
+    }
+}
+
+/// What every transfer moved, from one pass over the log.
+fn movements(store: &EventStore) -> BTreeMap<CommandId, Movements> {
+    let mut moved: BTreeMap<CommandId, Movements> = BTreeMap::new();
+    for recorded in store.read_all(Position(0)) {
+        let (
+            MessageId::Event(stream @ StreamId::Transfer(id), claim),
+            Event::Account(
+                AccountEvent::MoneyDeposited { amount } | AccountEvent::MoneyWithdrawn { amount },
+            ),
+        ) = (&recorded.metadata.causation, &recorded.event)
+        else {
+            continue;
+        };
+        let claimed = store
+            .read_stream(stream)
+            .into_iter()
+            .find(|r| r.version == *claim);
+        let Some(Event::Transfer(TransferEvent::CommandIssued { step })) =
+            claimed.map(|r| &r.event)
+        else {
+            continue;
+        };
+        let entry = moved.entry(id.clone()).or_default();
+        let slot = match step {
+            Step::Debit => &mut entry.debited,
+            Step::Credit => &mut entry.credited,
+            Step::Refund => &mut entry.refunded,
+        };
+        slot.0 += amount.0;
+    }
+    moved
+}
+
+/// Whether each transfer moved exactly what its state says: a transfer
+/// that completed moved its amount once, from source to destination; one
+/// refunded took it and gave it back; one that ended with nothing moved
+/// moved nothing; one still under way or needing attention holds at most
+/// its amount. Returns the transfers that break this.
+fn money_not_conserved(store: &EventStore) -> Vec<CommandId> {
+    let moved = movements(store);
+    let mut broken = Vec::new();
+    for recorded in store.read_all(Position(0)) {
+        let (StreamId::Transfer(id), Event::Transfer(TransferEvent::TransferRequested { .. })) =
+            (&recorded.stream, &recorded.event)
+        else {
+            continue;
+        };
+        let m = moved.get(id).copied().unwrap_or_default();
+        let (state, zero) = (load_transfer(store, id).state, Cents(0));
+        let holds = match &state {
+            TransferState::Finished { transfer, outcome } => {
+                let amount = transfer.amount;
+                match outcome {
+                    TransferOutcome::Completed => {
+                        m == Movements {
+                            debited: amount,
+                            credited: amount,
+                            refunded: zero,
+                        }
+                    }
+                    TransferOutcome::Refunded => {
+                        m == Movements {
+                            debited: amount,
+                            credited: zero,
+                            refunded: amount,
+                        }
+                    }
+                    TransferOutcome::NeedsAttention(_) => {
+                        m == Movements {
+                            debited: amount,
+                            credited: zero,
+                            refunded: zero,
+                        }
+                    }
+                    _ => m == Movements::default(),
+                }
+            }
+            TransferState::Active { transfer, .. } => {
+                m.debited <= transfer.amount
+                    && (0..=i128::from(transfer.amount.0)).contains(&m.held())
+            }
+            TransferState::NotRequested => false,
+        };
+        if !holds {
+            broken.push(id.clone());
+        }
+    }
+    broken
+}
+// ANCHOR_END: movements
 
 fn moved(store: &SharedStore, tx: &str) -> Movements {
     let store = store.read().expect("not poisoned");

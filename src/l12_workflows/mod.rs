@@ -31,8 +31,7 @@ pub use store::{
     Timestamp, Version,
 };
 pub use system::{
-    FinalState, Movements, Notification, Notifier, RunError, Scenario, money_not_conserved,
-    movements, run_on_one_thread, run_on_threads,
+    FinalState, Notification, Notifier, RunError, Scenario, run_on_one_thread, run_on_threads,
 };
 pub use transfer::{
     Clock, DriveError, LoadedTransfer, ManualClock, Next, ProcessManager, RETRY_AFTER, Refusal,

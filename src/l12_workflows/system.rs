@@ -1,6 +1,5 @@
 //! The whole system: accounts, transfers and a notifications reactor, run
-//! on one thread or on several, and what it leaves behind: final state,
-//! money moved per transfer, and the causal tree of one transfer.
+//! on one thread or on several, and the final state a run leaves behind.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -8,16 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, PoisonError};
 use std::thread;
 
-use super::account::{
-    AccountCommand, AccountEvent, AccountState, Cents, CommandError, execute, load,
-};
+use super::account::{AccountCommand, AccountState, CommandError, execute, load};
 use super::store::{
-    AccountId, CommandId, Event, EventStore, MessageId, Metadata, Position, SharedStore, Step,
-    StreamId, Timestamp,
+    AccountId, CommandId, Event, Metadata, Position, SharedStore, StreamId, Timestamp,
 };
 use super::transfer::{
     DriveError, ManualClock, ProcessManager, SubmitError, TRANSFER_TIMEOUT, Transfer,
-    TransferEvent, TransferOutcome, TransferState, evolve, load_transfer, submit,
+    TransferState, evolve, load_transfer, submit,
 };
 
 // ANCHOR: notifier
@@ -311,117 +307,6 @@ fn final_state(
         notifications,
     })
 }
-
-// ANCHOR: movements
-/// The money one transfer moved, read from the accounts' streams: each
-/// movement names, as its cause, the claim that issued it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Movements {
-    /// Withdrawn from the source by the debit step.
-    pub debited: Cents,
-    /// Deposited into the destination by the credit step.
-    pub credited: Cents,
-    /// Paid back into the source by the refund step.
-    pub refunded: Cents,
-}
-
-impl Movements {
-    /// The money that left the source and has not arrived anywhere yet.
-    pub fn held(&self) -> i128 {
-        i128::from(self.debited.0) - i128::from(self.credited.0) - i128::from(self.refunded.0)
-    }
-}
-
-/// What every transfer moved, from one pass over the log.
-pub fn movements(store: &EventStore) -> BTreeMap<CommandId, Movements> {
-    let mut moved: BTreeMap<CommandId, Movements> = BTreeMap::new();
-    for recorded in store.read_all(Position(0)) {
-        let (
-            MessageId::Event(stream @ StreamId::Transfer(id), claim),
-            Event::Account(
-                AccountEvent::MoneyDeposited { amount } | AccountEvent::MoneyWithdrawn { amount },
-            ),
-        ) = (&recorded.metadata.causation, &recorded.event)
-        else {
-            continue;
-        };
-        let claimed = store
-            .read_stream(stream)
-            .into_iter()
-            .find(|r| r.version == *claim);
-        let Some(Event::Transfer(TransferEvent::CommandIssued { step })) =
-            claimed.map(|r| &r.event)
-        else {
-            continue;
-        };
-        let entry = moved.entry(id.clone()).or_default();
-        let slot = match step {
-            Step::Debit => &mut entry.debited,
-            Step::Credit => &mut entry.credited,
-            Step::Refund => &mut entry.refunded,
-        };
-        slot.0 += amount.0;
-    }
-    moved
-}
-
-/// Whether each transfer moved exactly what its state says: a transfer
-/// that completed moved its amount once, from source to destination; one
-/// refunded took it and gave it back; one that ended with nothing moved
-/// moved nothing; one still under way or needing attention holds at most
-/// its amount. Returns the transfers that break this.
-pub fn money_not_conserved(store: &EventStore) -> Vec<CommandId> {
-    let moved = movements(store);
-    let mut broken = Vec::new();
-    for recorded in store.read_all(Position(0)) {
-        let (StreamId::Transfer(id), Event::Transfer(TransferEvent::TransferRequested { .. })) =
-            (&recorded.stream, &recorded.event)
-        else {
-            continue;
-        };
-        let m = moved.get(id).copied().unwrap_or_default();
-        let (state, zero) = (load_transfer(store, id).state, Cents(0));
-        let holds = match &state {
-            TransferState::Finished { transfer, outcome } => {
-                let amount = transfer.amount;
-                match outcome {
-                    TransferOutcome::Completed => {
-                        m == Movements {
-                            debited: amount,
-                            credited: amount,
-                            refunded: zero,
-                        }
-                    }
-                    TransferOutcome::Refunded => {
-                        m == Movements {
-                            debited: amount,
-                            credited: zero,
-                            refunded: amount,
-                        }
-                    }
-                    TransferOutcome::NeedsAttention(_) => {
-                        m == Movements {
-                            debited: amount,
-                            credited: zero,
-                            refunded: zero,
-                        }
-                    }
-                    _ => m == Movements::default(),
-                }
-            }
-            TransferState::Active { transfer, .. } => {
-                m.debited <= transfer.amount
-                    && (0..=i128::from(transfer.amount.0)).contains(&m.held())
-            }
-            TransferState::NotRequested => false,
-        };
-        if !holds {
-            broken.push(id.clone());
-        }
-    }
-    broken
-}
-// ANCHOR_END: movements
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
