@@ -135,6 +135,8 @@ fn movements(store: &EventStore) -> BTreeMap<CommandId, Movements> {
     moved
 }
 
+// ANCHOR_END: movements
+
 /// Whether each transfer moved exactly what its state says: a transfer
 /// that completed moved its amount once, from source to destination; one
 /// refunded took it and gave it back; one that ended with nothing moved
@@ -191,7 +193,6 @@ fn money_not_conserved(store: &EventStore) -> Vec<CommandId> {
     }
     broken
 }
-// ANCHOR_END: movements
 
 fn moved(store: &SharedStore, tx: &str) -> Movements {
     let store = store.read().expect("not poisoned");
@@ -894,7 +895,6 @@ fn run_on_one_thread(scenario: &Scenario) -> Result<(SharedStore, FinalState), R
 }
 // ANCHOR_END: run_sync
 
-// ANCHOR: run_threads
 /// Runs `scenario` on threads: one per account for the setup; then two
 /// client threads that each submit every transfer (in opposite orders),
 /// racing `drivers` process-manager threads that all drive all transfers,
@@ -983,6 +983,7 @@ fn run_on_threads(
     Ok((store, state))
 }
 
+// ANCHOR: run_threads
 /// Ticks until a tick that began after the clients finished writes nothing.
 /// Another driver may still be finishing a step then; it keeps going until
 /// its own tick is quiet.

@@ -613,6 +613,8 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         }
     }
 
+    // ANCHOR_END: advance
+
     /// Sends the command of `step`, issued at version `issued` of the
     /// transfer's stream, and records its outcome right after the claim.
     fn perform(
@@ -689,7 +691,6 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             }),
         }
     }
-    // ANCHOR_END: advance
 
     /// Appends `event` to the transfer's stream at `expected`: `Ok(true)`
     /// if it went in, `Ok(false)` if the stream had moved on.
