@@ -1364,6 +1364,53 @@ fn a_busy_answer_is_recorded_and_the_step_is_claimed_again_at_once_under_a_new_k
 }
 
 #[test]
+fn a_resend_after_a_foreign_event_is_refused_instead_of_sent_under_a_new_key() {
+    // given: a driver claimed the credit, sent it (grace has the money),
+    // and died before recording; then something else was appended
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 50_00);
+    open(&store, "grace", 0);
+    submit(
+        &store,
+        &clock,
+        &id("tx-1"),
+        &transfer("ada", "grace", 10_00),
+    )
+    .expect("submits");
+    let died = ProcessManager::new(&store, &clock)
+        .stop_after(5)
+        .run_until_idle();
+    let metadata = es_workbook::l12_workflows::Metadata {
+        correlation: id("tx-1"),
+        causation: MessageId::Command(CommandKey::Client(id("intruder"))),
+    };
+    (store.write().expect("not poisoned"))
+        .append(
+            &StreamId::Transfer(id("tx-1")),
+            es_workbook::l12_workflows::ExpectedVersion::Exact(Version(4)),
+            vec![Event::Transfer(TransferEvent::TransferTimedOut {
+                at: START,
+            })],
+            &metadata,
+            None,
+        )
+        .expect("appends after the claim");
+
+    // when
+    let recovered = ProcessManager::new(&store, &clock).recover();
+
+    // then: the credit is not sent again under a key the claim never had
+    assert_eq!(died, Err(DriveError::Stopped));
+    assert_eq!(
+        recovered,
+        Err(DriveError::ClaimLost {
+            transfer: id("tx-1")
+        })
+    );
+    assert_eq!(balance(&store, "grace"), Some(Cents(10_00)));
+}
+
+#[test]
 fn the_manual_clock_stops_at_the_end_of_time_instead_of_wrapping() {
     // given
     let clock = ManualClock::new(Timestamp(u64::MAX - 10));

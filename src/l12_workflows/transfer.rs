@@ -644,6 +644,15 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
                 },
             ),
         };
+        // The key names the claim at `issued`; if the event there is not
+        // that claim, the stream is not what this driver read, and a send
+        // under that version would be a new key for an old command.
+        let claimed = TransferEvent::CommandIssued { step };
+        if self.event_at(id, issued)?.as_ref() != Some(&claimed) {
+            return Err(DriveError::ClaimLost {
+                transfer: id.clone(),
+            });
+        }
         let key = CommandKey::Transfer(id.clone(), step, issued);
         let claim = MessageId::Event(StreamId::Transfer(id.clone()), issued);
         let envelope = Envelope {
@@ -682,14 +691,29 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         }
         // Another sender of this claim recorded first. The key gave it the
         // same answer, so its record must be this one (up to the time).
-        let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
-        let stream = store.read_stream(&StreamId::Transfer(id.clone()));
-        match stream.iter().find(|r| r.version.0 == issued.0 + 1) {
-            Some(r) if same_answer(&r.event, &outcome) => Ok(1),
+        match self.event_at(id, Version(issued.0 + 1))? {
+            Some(recorded) if same_answer(&recorded, &outcome) => Ok(1),
             _ => Err(DriveError::ClaimLost {
                 transfer: id.clone(),
             }),
         }
+    }
+
+    /// The transfer's event at `version`, if there is one.
+    fn event_at(
+        &self,
+        id: &CommandId,
+        version: Version,
+    ) -> Result<Option<TransferEvent>, DriveError> {
+        let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
+        let stream = store.read_stream(&StreamId::Transfer(id.clone()));
+        Ok(stream
+            .iter()
+            .find(|r| r.version == version)
+            .and_then(|r| match &r.event {
+                Event::Transfer(event) => Some(event.clone()),
+                Event::Account(_) => None,
+            }))
     }
 
     /// Appends `event` to the transfer's stream at `expected`: `Ok(true)`
@@ -721,16 +745,16 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
 
 /// Whether a recorded event is the same answer to a step as `outcome`,
 /// whatever the time of a refusal.
-fn same_answer(recorded: &Event, outcome: &TransferEvent) -> bool {
+fn same_answer(recorded: &TransferEvent, outcome: &TransferEvent) -> bool {
     use TransferEvent::{StepRefused, StepSucceeded};
     match (recorded, outcome) {
-        (Event::Transfer(StepSucceeded { step: a }), StepSucceeded { step: b }) => a == b,
+        (StepSucceeded { step: a }, StepSucceeded { step: b }) => a == b,
         (
-            Event::Transfer(StepRefused {
+            StepRefused {
                 step: a,
                 refusal: x,
                 ..
-            }),
+            },
             StepRefused {
                 step: b,
                 refusal: y,
