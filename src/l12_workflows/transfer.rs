@@ -292,6 +292,9 @@ pub enum Next {
     },
     /// A command is out; whoever issued it records its outcome.
     InFlight(Step),
+    /// A command is out past the deadline: its driver is taken to be gone,
+    /// and any driver sends it again under the claim's key.
+    Resend(Step),
     /// Nothing, ever: the transfer is over (or was never requested).
     Nothing,
 }
@@ -300,6 +303,14 @@ pub enum Next {
 /// time is an argument.
 pub fn next(state: &TransferState, now: Timestamp) -> Next {
     match state {
+        // A step that is out is never timed out: it may have landed. The
+        // deadline is its claimant's lease.
+        TransferState::Active {
+            step,
+            issued: true,
+            deadline,
+            ..
+        } if now >= *deadline => Next::Resend(*step),
         TransferState::Active {
             step, issued: true, ..
         } => Next::InFlight(*step),
@@ -451,7 +462,8 @@ pub enum DriveError {
 /// and moves each one forward by the rules of [`next`]. Several drivers may
 /// run at once, on any transfers: a step is claimed by appending
 /// `CommandIssued` with the expected version, so one driver issues each
-/// command, and only [`ProcessManager::recover`] sends it again.
+/// command. It is sent again only past the transfer's deadline, or by
+/// [`ProcessManager::recover`].
 #[derive(Debug)]
 pub struct ProcessManager<'a, C: Clock> {
     store: &'a SharedStore,
@@ -593,6 +605,12 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             let now = self.clock.now();
             let event = match next(&loaded.state, now) {
                 Next::Nothing | Next::Wait { .. } | Next::InFlight(_) => return Ok(writes),
+                Next::Resend(step) => {
+                    if let TransferState::Active { transfer, .. } = &loaded.state {
+                        writes += self.perform(id, transfer, step, loaded.version)?;
+                    }
+                    continue;
+                }
                 Next::TimeOut => TransferEvent::TransferTimedOut { at: now },
                 Next::Issue(step) => TransferEvent::CommandIssued { step },
             };
