@@ -26,9 +26,9 @@ pub use account::{
     MAX_ATTEMPTS, decide, execute, initial_state, load,
 };
 pub use store::{
-    AccountId, AppendError, Appended, CommandId, CommandKey, Event, EventStore, ExpectedVersion,
-    Fingerprint, MessageId, Metadata, Position, RecordedEvent, SharedStore, Step, StreamId,
-    Timestamp, Version,
+    AccountId, Answer, AppendError, Appended, CommandId, CommandKey, Event, EventStore,
+    ExpectedVersion, Fingerprint, MessageId, Metadata, Position, RecordedEvent, SharedStore, Step,
+    StreamId, Timestamp, Version,
 };
 pub use system::{Notification, Notifier};
 pub use transfer::{
