@@ -9,6 +9,15 @@ use crate::l12_workflows::{
     AccountId, Cents, CommandId, EventStore, MessageId, SharedStore, Transfer, TransferOutcome,
 };
 
+// Used by the solutions, not yet by the stubs.
+#[allow(unused_imports)]
+use crate::l12_workflows::{
+    CommandKey, Event, ExpectedVersion, Metadata, Position, Step, StreamId, TransferEvent,
+    TransferState, load_transfer,
+};
+#[allow(unused_imports)]
+use std::collections::HashMap;
+
 /// Which way a transfer moves money, seen from one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -62,9 +71,7 @@ impl std::error::Error for ChainError {}
 
 /// Exercise 12.2: the chain of causes of the event `event`: the event
 /// itself, what caused it, what caused that, and so on, up to the client
-/// command that started the story. A command a transfer issued was caused
-/// by the `CommandIssued` event that issued it: the latest one for that
-/// step before the event being explained.
+/// command that started the story.
 ///
 /// # Errors
 ///

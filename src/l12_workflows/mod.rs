@@ -11,7 +11,7 @@
 //! - [`store`]: lesson 8's store, with typed stream ids and metadata;
 //! - [`account`]: the bank account decider and command path of lesson 8;
 //! - [`transfer`]: the transfer's events, state machine and driver;
-//! - [`system`]: the notifications reactor, the runs, and what they leave.
+//! - [`system`]: the notifications reactor.
 //!
 //! Chapter: `book/src/l12_workflows.md`.
 //! Run it: `cargo run --example l12_workflows`.
@@ -23,17 +23,14 @@ pub mod transfer;
 
 pub use account::{
     AccountCommand, AccountError, AccountEvent, AccountState, Cents, CommandError, Envelope,
-    MAX_ATTEMPTS, Outcome, decide, execute, initial_state, load,
+    MAX_ATTEMPTS, decide, execute, initial_state, load,
 };
 pub use store::{
-    AccountId, AppendError, Appended, CommandId, CommandKey, Event, EventStore, ExpectedVersion,
-    Fingerprint, MessageId, Metadata, Position, RecordedEvent, SharedStore, Step, StreamId,
-    Timestamp, Version,
+    AccountId, Answer, AppendError, Appended, CommandId, CommandKey, Event, EventStore,
+    ExpectedVersion, Fingerprint, MessageId, Metadata, Position, RecordedEvent, SharedStore, Step,
+    StreamId, Timestamp, Version,
 };
-pub use system::{
-    FinalState, Movements, Notification, Notifier, RunError, Scenario, causal_tree,
-    money_not_conserved, movements, run_on_one_thread, run_on_threads,
-};
+pub use system::{Notification, Notifier};
 pub use transfer::{
     Clock, DriveError, LoadedTransfer, ManualClock, Next, ProcessManager, RETRY_AFTER, Refusal,
     SubmitError, Submitted, TRANSFER_TIMEOUT, Transfer, TransferEvent, TransferOutcome,

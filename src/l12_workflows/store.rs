@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::RwLock;
 
 use super::account::AccountEvent;
-use super::transfer::TransferEvent;
+use super::transfer::{Refusal, TransferEvent};
 
 /// The identity of one bank account, such as `"account-1"`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,13 +49,14 @@ pub enum StreamId {
 
 /// The key a command is remembered under. A client's key and a key the
 /// transfer derives are different variants: `Client("tx-1/debit")` is not
-/// `Transfer("tx-1", Debit)`.
+/// `Transfer("tx-1", Debit, v2)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CommandKey {
     /// The id a client sent with its command.
     Client(CommandId),
-    /// One step of the transfer submitted under this id.
-    Transfer(CommandId, Step),
+    /// One attempt at one step of the transfer submitted under this id: the
+    /// attempt the `CommandIssued` at this version of its stream claimed.
+    Transfer(CommandId, Step, Version),
 }
 
 /// The commands a transfer issues to accounts.
@@ -170,6 +171,19 @@ pub enum AppendError {
         /// The key.
         key: CommandKey,
     },
+    /// The command under this key was refused before; a key keeps its
+    /// first answer.
+    Refused(Refusal),
+}
+
+/// The first answer a command got under its key, which every later send
+/// under that key gets too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// It took effect; its append reached this version.
+    Applied(Version),
+    /// It was refused; nothing was appended.
+    Refused(Refusal),
 }
 
 /// What an append did.
@@ -198,7 +212,7 @@ pub struct EventStore {
 struct Applied {
     stream: StreamId,
     fingerprint: Fingerprint,
-    version: Version,
+    answer: Answer,
 }
 
 impl EventStore {
@@ -226,10 +240,12 @@ impl EventStore {
         metadata: &Metadata,
         command: Option<(CommandKey, Fingerprint)>,
     ) -> Result<Appended, AppendError> {
-        if let Some((key, fingerprint)) = &command
-            && let Some(version) = self.applied(stream, key, fingerprint)?
-        {
-            return Ok(Appended::AlreadyApplied(version));
+        if let Some((key, fingerprint)) = &command {
+            match self.answer(stream, key, fingerprint)? {
+                Some(Answer::Applied(version)) => return Ok(Appended::AlreadyApplied(version)),
+                Some(Answer::Refused(refusal)) => return Err(AppendError::Refused(refusal)),
+                None => {}
+            }
         }
         let actual = self.stream_version(stream);
         let holds = match expected {
@@ -257,34 +273,60 @@ impl EventStore {
             let applied = Applied {
                 stream,
                 fingerprint,
-                version,
+                answer: Answer::Applied(version),
             };
             self.commands.insert(key, applied);
         }
         Ok(Appended::Now(version))
     }
 
-    /// Whether the command under `key` already took effect on `stream` with
-    /// this `fingerprint`: `Some(version its append reached)` if it did,
-    /// `None` if the key is unused.
+    /// The answer the command under `key` got on `stream` with this
+    /// `fingerprint`, or `None` if the key is unused.
     ///
     /// # Errors
     ///
     /// [`AppendError::IdempotencyKeyReused`] when the key was used for a
     /// different command or on another stream.
-    pub fn applied(
+    pub fn answer(
         &self,
         stream: &StreamId,
         key: &CommandKey,
         fingerprint: &Fingerprint,
-    ) -> Result<Option<Version>, AppendError> {
+    ) -> Result<Option<Answer>, AppendError> {
         match self.commands.get(key) {
             None => Ok(None),
             Some(applied) if &applied.stream == stream && &applied.fingerprint == fingerprint => {
-                Ok(Some(applied.version))
+                Ok(Some(applied.answer.clone()))
             }
             Some(_) => Err(AppendError::IdempotencyKeyReused { key: key.clone() }),
         }
+    }
+
+    /// Remembers that the command under `key` was refused, unless the key
+    /// has an answer already: the first answer stays. Returns the key's
+    /// answer.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventStore::answer`].
+    pub fn refuse(
+        &mut self,
+        stream: &StreamId,
+        key: &CommandKey,
+        fingerprint: &Fingerprint,
+        refusal: Refusal,
+    ) -> Result<Answer, AppendError> {
+        if let Some(answer) = self.answer(stream, key, fingerprint)? {
+            return Ok(answer);
+        }
+        let answer = Answer::Refused(refusal);
+        let refused = Applied {
+            stream: stream.clone(),
+            fingerprint: fingerprint.clone(),
+            answer: answer.clone(),
+        };
+        self.commands.insert(key.clone(), refused);
+        Ok(answer)
     }
 
     /// The events of one stream, oldest first; an unknown stream reads as
@@ -343,7 +385,7 @@ impl fmt::Display for CommandKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CommandKey::Client(id) => write!(f, "{id}"),
-            CommandKey::Transfer(id, step) => write!(f, "{id} ({step} step)"),
+            CommandKey::Transfer(id, step, claim) => write!(f, "{id} ({step} step, claim {claim})"),
         }
     }
 }
@@ -382,6 +424,7 @@ impl fmt::Display for AppendError {
             AppendError::IdempotencyKeyReused { key } => {
                 write!(f, "the key {key} was already used for another command")
             }
+            AppendError::Refused(refusal) => write!(f, "refused before: {refusal}"),
         }
     }
 }

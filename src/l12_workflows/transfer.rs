@@ -2,13 +2,11 @@
 //! stream, which reacts to what happened (its own events, and the outcome of
 //! each command it issued) by issuing the next command.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::account::{
-    AccountCommand, AccountError, Cents, CommandError, Envelope, Outcome, execute_in,
-};
+use super::account::{AccountCommand, AccountError, Cents, CommandError, Envelope, execute_in};
 use super::store::{
     AccountId, AppendError, Appended, CommandId, CommandKey, Event, EventStore, ExpectedVersion,
     Fingerprint, MessageId, Metadata, Position, SharedStore, Step, StreamId, Timestamp, Version,
@@ -39,9 +37,13 @@ impl ManualClock {
         ManualClock(AtomicU64::new(at.0))
     }
 
-    /// Moves the clock `seconds` forward.
+    /// Moves the clock `seconds` forward; it stops at the end of time
+    /// rather than wrapping back to its start.
     pub fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        let forward = |now: u64| Some(now.saturating_add(seconds));
+        let _always_some = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, forward);
     }
 }
 
@@ -290,6 +292,9 @@ pub enum Next {
     },
     /// A command is out; whoever issued it records its outcome.
     InFlight(Step),
+    /// A command is out past the deadline: its driver is taken to be gone,
+    /// and any driver sends it again under the claim's key.
+    Resend(Step),
     /// Nothing, ever: the transfer is over (or was never requested).
     Nothing,
 }
@@ -298,6 +303,14 @@ pub enum Next {
 /// time is an argument.
 pub fn next(state: &TransferState, now: Timestamp) -> Next {
     match state {
+        // A step that is out is never timed out: it may have landed. The
+        // deadline is its claimant's lease.
+        TransferState::Active {
+            step,
+            issued: true,
+            deadline,
+            ..
+        } if now >= *deadline => Next::Resend(*step),
         TransferState::Active {
             step, issued: true, ..
         } => Next::InFlight(*step),
@@ -366,6 +379,8 @@ pub enum SubmitError {
         /// The id.
         id: CommandId,
     },
+    /// The clock is so near its end that the deadline would not fit.
+    DeadlineOutOfRange,
     /// A thread panicked while holding the store's lock.
     StorePoisoned,
 }
@@ -391,9 +406,11 @@ pub fn submit(
         return Err(SubmitError::SameAccount);
     }
     let key = CommandKey::Client(id.clone());
+    let deadline =
+        (clock.now().0.checked_add(TRANSFER_TIMEOUT)).ok_or(SubmitError::DeadlineOutOfRange)?;
     let requested = TransferEvent::TransferRequested {
         transfer: transfer.clone(),
-        deadline: Timestamp(clock.now().0.saturating_add(TRANSFER_TIMEOUT)),
+        deadline: Timestamp(deadline),
     };
     let metadata = Metadata {
         correlation: id.clone(),
@@ -416,9 +433,11 @@ pub fn submit(
         Ok(Appended::AlreadyApplied(_)) => Ok(Submitted::AlreadySubmitted),
         // The stream and the key are claimed in the same append, so a taken
         // stream means a taken key; both mean the id is not free.
-        Err(AppendError::IdempotencyKeyReused { .. } | AppendError::VersionConflict { .. }) => {
-            Err(SubmitError::IdReused { id: id.clone() })
-        }
+        Err(
+            AppendError::IdempotencyKeyReused { .. }
+            | AppendError::VersionConflict { .. }
+            | AppendError::Refused(_),
+        ) => Err(SubmitError::IdReused { id: id.clone() }),
     }
 }
 // ANCHOR_END: submit
@@ -428,17 +447,11 @@ pub fn submit(
 pub enum DriveError {
     /// It was told to stop after a number of writes (a failure drill).
     Stopped,
-    /// Something appended to a transfer between its claim and the outcome
-    /// the claimant recorded: two drivers on one step, which must not
-    /// happen.
+    /// Something other than the claimed step's answer was appended to a
+    /// transfer after the claim: its stream is not what the driver read.
     ClaimLost {
         /// The transfer.
         transfer: CommandId,
-    },
-    /// A step's key was refused as used for another command.
-    KeyReused {
-        /// The key.
-        key: CommandKey,
     },
     /// A thread panicked while holding the store's lock.
     StorePoisoned,
@@ -448,14 +461,16 @@ pub enum DriveError {
 /// One driver of transfers. It follows the log to learn of new transfers,
 /// and moves each one forward by the rules of [`next`]. Several drivers may
 /// run at once, on any transfers: a step is claimed by appending
-/// `CommandIssued` with the expected version, so exactly one driver issues
-/// each command, and only that driver records its outcome.
+/// `CommandIssued` with the expected version, so one driver issues each
+/// command. It is sent again only past the transfer's deadline, or by
+/// [`ProcessManager::recover`].
 #[derive(Debug)]
 pub struct ProcessManager<'a, C: Clock> {
     store: &'a SharedStore,
     clock: &'a C,
     checkpoint: Position,
-    active: BTreeSet<CommandId>,
+    /// The unfinished transfers, folded up to the checkpoint.
+    active: BTreeMap<CommandId, LoadedTransfer>,
     writes_left: Option<u32>,
 }
 
@@ -466,7 +481,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             store,
             clock,
             checkpoint: Position(0),
-            active: BTreeSet::new(),
+            active: BTreeMap::new(),
             writes_left: None,
         }
     }
@@ -489,12 +504,9 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
     pub fn tick(&mut self) -> Result<u32, DriveError> {
         self.discover()?;
         let mut writes = 0;
-        for id in self.active.clone() {
-            let (made, finished) = self.advance(&id)?;
-            writes += made;
-            if finished {
-                self.active.remove(&id);
-            }
+        let ids: Vec<CommandId> = self.active.keys().cloned().collect();
+        for id in ids {
+            writes += self.advance(&id)?;
         }
         Ok(writes)
     }
@@ -509,50 +521,65 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         Ok(())
     }
 
-    /// Finishes the steps a previous run issued and never answered, then
-    /// carries on. Call it once, at start-up, before any other driver runs:
-    /// the drivers that issued those steps are gone with the previous run,
-    /// so issuing them again cannot overlap with them.
+    /// Sends again every step that is claimed and not answered, then
+    /// carries on: the way to finish the steps of a driver that died. Safe
+    /// at any time, even while the claimant lives: a resend uses the
+    /// claim's key, so it gets the same answer as the first send.
     ///
     /// # Errors
     ///
     /// As [`ProcessManager::tick`].
     pub fn recover(&mut self) -> Result<(), DriveError> {
         self.discover()?;
-        for id in self.active.clone() {
-            let loaded = self.load(&id)?;
-            if let TransferState::Active {
-                transfer,
-                step,
-                issued: true,
-                ..
-            } = &loaded.state
-            {
-                self.perform(&id, transfer, *step, loaded.version)?;
-            }
+        let claimed: Vec<_> = (self.active.iter())
+            .filter_map(|(id, loaded)| match &loaded.state {
+                TransferState::Active {
+                    transfer,
+                    step,
+                    issued: true,
+                    ..
+                } => Some((id.clone(), transfer.clone(), *step, loaded.version)),
+                _ => None,
+            })
+            .collect();
+        for (id, transfer, step, claim) in claimed {
+            self.perform(&id, &transfer, step, claim)?;
         }
         self.run_until_idle()
     }
     // ANCHOR_END: manager
 
+    /// Folds the log's new events into the unfinished transfers: only the
+    /// tail since the checkpoint is read. A transfer that finishes is
+    /// dropped.
     fn discover(&mut self) -> Result<(), DriveError> {
         let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
         for recorded in store.read_all(self.checkpoint) {
-            if let (
-                StreamId::Transfer(id),
-                Event::Transfer(TransferEvent::TransferRequested { .. }),
-            ) = (&recorded.stream, &recorded.event)
-            {
-                self.active.insert(id.clone());
-            }
             self.checkpoint = recorded.position;
+            let (StreamId::Transfer(id), Event::Transfer(event)) =
+                (&recorded.stream, &recorded.event)
+            else {
+                continue;
+            };
+            let before = match (self.active.remove(id), event) {
+                (Some(loaded), _) => loaded.state,
+                (None, TransferEvent::TransferRequested { .. }) => TransferState::NotRequested,
+                (None, _) => continue,
+            };
+            let state = evolve(before, event);
+            if !matches!(state, TransferState::Finished { .. }) {
+                let version = recorded.version;
+                self.active
+                    .insert(id.clone(), LoadedTransfer { state, version });
+            }
         }
         Ok(())
     }
 
-    fn load(&self, id: &CommandId) -> Result<LoadedTransfer, DriveError> {
-        let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
-        Ok(load_transfer(&store, id))
+    /// The transfer as of the log's end, or `None` once it is finished.
+    fn load(&mut self, id: &CommandId) -> Result<Option<LoadedTransfer>, DriveError> {
+        self.discover()?;
+        Ok(self.active.get(id).cloned())
     }
 
     fn spend(&mut self) -> Result<(), DriveError> {
@@ -568,16 +595,22 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
 
     // ANCHOR: advance
     /// Moves one transfer forward until it must wait, has a command out
-    /// with another driver, or is finished. Returns the writes attempted
-    /// and whether it is finished.
-    fn advance(&mut self, id: &CommandId) -> Result<(u32, bool), DriveError> {
+    /// with another driver, or is finished. Returns the writes attempted.
+    fn advance(&mut self, id: &CommandId) -> Result<u32, DriveError> {
         let mut writes = 0;
         loop {
-            let loaded = self.load(id)?;
+            let Some(loaded) = self.load(id)? else {
+                return Ok(writes);
+            };
             let now = self.clock.now();
             let event = match next(&loaded.state, now) {
-                Next::Nothing => return Ok((writes, true)),
-                Next::Wait { .. } | Next::InFlight(_) => return Ok((writes, false)),
+                Next::Nothing | Next::Wait { .. } | Next::InFlight(_) => return Ok(writes),
+                Next::Resend(step) => {
+                    if let TransferState::Active { transfer, .. } = &loaded.state {
+                        writes += self.perform(id, transfer, step, loaded.version)?;
+                    }
+                    continue;
+                }
                 Next::TimeOut => TransferEvent::TransferTimedOut { at: now },
                 Next::Issue(step) => TransferEvent::CommandIssued { step },
             };
@@ -597,6 +630,8 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             }
         }
     }
+
+    // ANCHOR_END: advance
 
     /// Sends the command of `step`, issued at version `issued` of the
     /// transfer's stream, and records its outcome right after the claim.
@@ -627,58 +662,77 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
                 },
             ),
         };
-        let key = CommandKey::Transfer(id.clone(), step);
+        // The key names the claim at `issued`; if the event there is not
+        // that claim, the stream is not what this driver read, and a send
+        // under that version would be a new key for an old command.
+        let claimed = TransferEvent::CommandIssued { step };
+        if self.event_at(id, issued)?.as_ref() != Some(&claimed) {
+            return Err(DriveError::ClaimLost {
+                transfer: id.clone(),
+            });
+        }
+        let key = CommandKey::Transfer(id.clone(), step, issued);
+        let claim = MessageId::Event(StreamId::Transfer(id.clone()), issued);
         let envelope = Envelope {
-            key: key.clone(),
+            key,
             metadata: Metadata {
                 correlation: id.clone(),
-                causation: MessageId::Event(StreamId::Transfer(id.clone()), issued),
+                causation: claim.clone(),
             },
         };
         self.spend()?;
         let now = self.clock.now();
+        let refused = |refusal| TransferEvent::StepRefused {
+            step,
+            refusal,
+            at: now,
+        };
         let (outcome, causation) = match execute_in(self.store, account, &command, &envelope) {
-            Ok(Outcome::Appended(version) | Outcome::AlreadyApplied(version)) => (
+            Ok(Appended::Now(version) | Appended::AlreadyApplied(version)) => (
                 TransferEvent::StepSucceeded { step },
                 MessageId::Event(StreamId::Account(account.clone()), version),
             ),
-            Err(CommandError::Rejected(error)) => {
-                let refusal = Refusal::Rejected(error);
-                (
-                    TransferEvent::StepRefused {
-                        step,
-                        refusal,
-                        at: now,
-                    },
-                    MessageId::Command(key),
-                )
-            }
-            Err(CommandError::TooManyConflicts { .. }) => {
-                let refusal = Refusal::Busy;
-                (
-                    TransferEvent::StepRefused {
-                        step,
-                        refusal,
-                        at: now,
-                    },
-                    MessageId::Command(key),
-                )
-            }
-            Err(CommandError::IdempotencyKeyReused { key }) => {
-                return Err(DriveError::KeyReused { key });
+            Err(CommandError::Rejected(error)) => (refused(Refusal::Rejected(error)), claim),
+            Err(CommandError::TooManyConflicts { .. }) => (refused(Refusal::Busy), claim),
+            // The key names this transfer's claim: another command under it
+            // means the stream is not the one this driver read.
+            Err(CommandError::IdempotencyKeyReused { .. }) => {
+                return Err(DriveError::ClaimLost {
+                    transfer: id.clone(),
+                });
             }
             Err(CommandError::StorePoisoned) => return Err(DriveError::StorePoisoned),
         };
         self.spend()?;
-        if self.record(id, issued, outcome, causation)? {
-            Ok(2)
-        } else {
-            Err(DriveError::ClaimLost {
+        if self.record(id, issued, outcome.clone(), causation)? {
+            return Ok(2);
+        }
+        // Another sender of this claim recorded first. The key gave it the
+        // same answer, so its record must be this one (up to the time).
+        match self.event_at(id, Version(issued.0 + 1))? {
+            Some(recorded) if same_answer(&recorded, &outcome) => Ok(1),
+            _ => Err(DriveError::ClaimLost {
                 transfer: id.clone(),
-            })
+            }),
         }
     }
-    // ANCHOR_END: advance
+
+    /// The transfer's event at `version`, if there is one.
+    fn event_at(
+        &self,
+        id: &CommandId,
+        version: Version,
+    ) -> Result<Option<TransferEvent>, DriveError> {
+        let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
+        let stream = store.read_stream(&StreamId::Transfer(id.clone()));
+        Ok(stream
+            .iter()
+            .find(|r| r.version == version)
+            .and_then(|r| match &r.event {
+                Event::Transfer(event) => Some(event.clone()),
+                Event::Account(_) => None,
+            }))
+    }
 
     /// Appends `event` to the transfer's stream at `expected`: `Ok(true)`
     /// if it went in, `Ok(false)` if the stream had moved on.
@@ -704,6 +758,28 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             None,
         );
         Ok(appended.is_ok())
+    }
+}
+
+/// Whether a recorded event is the same answer to a step as `outcome`,
+/// whatever the time of a refusal.
+fn same_answer(recorded: &TransferEvent, outcome: &TransferEvent) -> bool {
+    use TransferEvent::{StepRefused, StepSucceeded};
+    match (recorded, outcome) {
+        (StepSucceeded { step: a }, StepSucceeded { step: b }) => a == b,
+        (
+            StepRefused {
+                step: a,
+                refusal: x,
+                ..
+            },
+            StepRefused {
+                step: b,
+                refusal: y,
+                ..
+            },
+        ) => a == b && x == y,
+        _ => false,
     }
 }
 
@@ -744,6 +820,9 @@ impl fmt::Display for SubmitError {
             SubmitError::IdReused { id } => {
                 write!(f, "the id {id} was already used for another command")
             }
+            SubmitError::DeadlineOutOfRange => {
+                f.write_str("the deadline would fall after the end of the clock")
+            }
             SubmitError::StorePoisoned => f.write_str("the store's lock is poisoned"),
         }
     }
@@ -760,9 +839,6 @@ impl fmt::Display for DriveError {
                     f,
                     "transfer {transfer} changed between a claim and its outcome"
                 )
-            }
-            DriveError::KeyReused { key } => {
-                write!(f, "the key {key} was already used for another command")
             }
             DriveError::StorePoisoned => f.write_str("the store's lock is poisoned"),
         }

@@ -93,39 +93,26 @@ impl std::error::Error for ChainError {}
 ///
 /// [`ChainError::UnknownEvent`] when `event` names no event in the store.
 pub fn cause_chain(store: &EventStore, event: &MessageId) -> Result<Vec<MessageId>, ChainError> {
-    let unknown = || ChainError::UnknownEvent(event.clone());
-    let MessageId::Event(stream, version) = event else {
-        return Err(unknown());
-    };
-    let start = (store.read_stream(stream).into_iter())
-        .find(|r| r.version == *version)
-        .ok_or_else(unknown)?;
-    // The story's events in log order, up to the event asked about: the
-    // issuing `CommandIssued` of a step command is the latest one before it.
-    let story: Vec<_> = (store.read_all(Position(0)).iter())
-        .filter(|r| r.metadata.correlation == start.metadata.correlation)
-        .take_while(|r| r.position <= start.position)
-        .collect();
-    let by_id: HashMap<MessageId, usize> = (story.iter().enumerate())
-        .map(|(index, r)| (r.id(), index))
+    // Every event names its direct cause, so the chain is a walk up a
+    // parent map. One pass builds the map; a store with an index by event
+    // id would look each cause up directly instead.
+    let causes: HashMap<MessageId, &MessageId> = (store.read_all(Position(0)).iter())
+        .map(|r| (r.id(), &r.metadata.causation))
         .collect();
     let mut chain = vec![event.clone()];
-    let mut index = story.len() - 1;
+    let mut cause = *causes
+        .get(event)
+        .ok_or_else(|| ChainError::UnknownEvent(event.clone()))?;
     loop {
-        let cause = story[index].metadata.causation.clone();
         chain.push(cause.clone());
-        index = match &cause {
-            MessageId::Event(..) => *by_id.get(&cause).ok_or_else(unknown)?,
-            MessageId::Command(CommandKey::Client(_)) => return Ok(chain),
-            MessageId::Command(CommandKey::Transfer(_, step)) => {
-                let issued = (story[..index].iter().enumerate().rev()).find(|(_, r)| {
-                    r.event == Event::Transfer(TransferEvent::CommandIssued { step: *step })
-                });
-                let (issued, recorded) = issued.ok_or_else(unknown)?;
-                chain.push(recorded.id());
-                issued
+        match cause {
+            MessageId::Command(_) => return Ok(chain),
+            MessageId::Event(..) => {
+                cause = causes
+                    .get(cause)
+                    .ok_or_else(|| ChainError::UnknownEvent(cause.clone()))?;
             }
-        };
+        }
     }
 }
 
