@@ -1767,11 +1767,13 @@ mod exercises {
         assert_eq!(requests(store), ids, "{why}");
     }
 
-    /// A clock at a fixed time that holds each caller at every reading
-    /// until every other caller has read it as often or has finished:
-    /// callers that read it as often move in lockstep, reading by reading.
+    /// A clock that moves one second at each reading, and holds each caller
+    /// at every reading until every other caller has read it as often or
+    /// has finished: callers that read it as often move in lockstep,
+    /// reading by reading.
     struct Lockstep {
         at: Timestamp,
+        readings: std::sync::atomic::AtomicU64,
         parties: usize,
         meeting: std::sync::Mutex<Meeting>,
         met: std::sync::Condvar,
@@ -1788,6 +1790,7 @@ mod exercises {
         fn new(at: Timestamp, parties: usize) -> Self {
             Lockstep {
                 at,
+                readings: std::sync::atomic::AtomicU64::new(0),
                 parties,
                 meeting: std::sync::Mutex::default(),
                 met: std::sync::Condvar::new(),
@@ -1821,7 +1824,7 @@ mod exercises {
     impl Clock for Lockstep {
         fn now(&self) -> Timestamp {
             self.meet(true);
-            self.at
+            Timestamp(self.at.0 + self.readings.fetch_add(1, Ordering::SeqCst))
         }
     }
 
