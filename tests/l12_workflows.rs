@@ -1445,8 +1445,8 @@ fn a_transfer_whose_deadline_would_pass_the_end_of_time_is_refused() {
 mod exercises {
     use super::*;
     use es_workbook::exercises::l12_workflows::{
-        CancelError, Cancelled, ChainError, Direction, StatementLine, cancel, cause_chain,
-        statement,
+        CancelError, Cancelled, ChainError, Direction, Payment, StandingOrder, StatementLine,
+        cancel, cause_chain, pay_standing_order, statement,
     };
     use es_workbook::l12_workflows::Metadata;
     use pretty_assertions::assert_eq;
@@ -1721,6 +1721,322 @@ mod exercises {
                 "round {round}"
             );
             assert_eq!(conserved(&store), Vec::<CommandId>::new());
+        }
+    }
+
+    const MONTH: u64 = 30 * 24 * 3_600;
+
+    /// A standing order from ada to grace, monthly from `START`.
+    fn monthly(order: &str, cents: u64) -> StandingOrder {
+        StandingOrder {
+            id: id(order),
+            from: account("ada"),
+            to: account("grace"),
+            amount: Cents(cents),
+            starts: START,
+            every: std::num::NonZeroU64::new(MONTH).expect("not zero"),
+            until: None,
+        }
+    }
+
+    fn periods(payments: &[Payment]) -> Vec<u64> {
+        payments.iter().map(|p| p.period).collect()
+    }
+
+    /// The ids of every transfer requested, in the order of the log.
+    fn requests(store: &SharedStore) -> Vec<CommandId> {
+        let guard = store.read().expect("not poisoned");
+        (guard.read_all(Position(0)).iter())
+            .filter_map(|r| match (&r.stream, &r.event) {
+                (
+                    StreamId::Transfer(tx),
+                    Event::Transfer(TransferEvent::TransferRequested { .. }),
+                ) => Some(tx.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Checks that `payments`, from any number of calls, pay periods
+    /// `1..=due` once each, and that the log requested exactly their
+    /// transfers, in period order.
+    fn paid_once_each(store: &SharedStore, mut payments: Vec<Payment>, due: u64, why: &str) {
+        payments.sort_by_key(|p| p.period);
+        assert_eq!(periods(&payments), (1..=due).collect::<Vec<_>>(), "{why}");
+        let ids: Vec<CommandId> = payments.into_iter().map(|p| p.transfer).collect();
+        assert_eq!(requests(store), ids, "{why}");
+    }
+
+    /// A clock that moves one second at each reading, and holds each caller
+    /// at every reading until every other caller has read it as often or
+    /// has finished: callers that read it as often move in lockstep,
+    /// reading by reading.
+    struct Lockstep {
+        at: Timestamp,
+        readings: std::sync::atomic::AtomicU64,
+        parties: usize,
+        meeting: std::sync::Mutex<Meeting>,
+        met: std::sync::Condvar,
+    }
+
+    #[derive(Default)]
+    struct Meeting {
+        waiting: usize,
+        round: u64,
+        done: usize,
+    }
+
+    impl Lockstep {
+        fn new(at: Timestamp, parties: usize) -> Self {
+            Lockstep {
+                at,
+                readings: std::sync::atomic::AtomicU64::new(0),
+                parties,
+                meeting: std::sync::Mutex::default(),
+                met: std::sync::Condvar::new(),
+            }
+        }
+
+        /// Lets the next round go if everyone else is there; otherwise
+        /// waits for it.
+        fn meet(&self, arriving: bool) {
+            let mut m = self.meeting.lock().unwrap_or_else(PoisonError::into_inner);
+            if !arriving {
+                m.done += 1;
+            }
+            let present = m.waiting + m.done + usize::from(arriving);
+            if present >= self.parties {
+                if m.waiting > 0 || arriving {
+                    m.waiting = 0;
+                    m.round += 1;
+                    self.met.notify_all();
+                }
+            } else if arriving {
+                m.waiting += 1;
+                let round = m.round;
+                while m.round == round {
+                    m = self.met.wait(m).unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+
+    impl Clock for Lockstep {
+        fn now(&self) -> Timestamp {
+            self.meet(true);
+            Timestamp(self.at.0 + self.readings.fetch_add(1, Ordering::SeqCst))
+        }
+    }
+
+    /// Tells the other callers that this one finished, even by panicking.
+    struct Finished<'a>(&'a Lockstep);
+
+    impl Drop for Finished<'_> {
+        fn drop(&mut self) {
+            self.0.meet(false);
+        }
+    }
+
+    /// A clock whose caller dies (panics) when it reads it for the `dies_at`th
+    /// time: `submit` reads it before it writes, so every write can be the
+    /// one that does not happen.
+    struct Dying<'a> {
+        clock: &'a ManualClock,
+        readings: std::sync::atomic::AtomicU64,
+        dies_at: u64,
+    }
+
+    impl Clock for Dying<'_> {
+        fn now(&self) -> Timestamp {
+            let reading = self.readings.fetch_add(1, Ordering::SeqCst) + 1;
+            assert!(reading != self.dies_at, "stopped at reading {reading}");
+            self.clock.now()
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "solutions"),
+        ignore = "exercise 12.4: a standing order pays each period once"
+    )]
+    fn exercise_12_4_a_standing_order_pays_each_period_once_in_order_whoever_runs_it() {
+        // given: two orders from ada to grace, one stopped after two
+        // periods, one that starts a second from now
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 90_00);
+        open(&store, "grace", 0);
+        let rent = monthly("rent", 10_00);
+        let savings = monthly("savings", 1_00);
+        let stopped = StandingOrder {
+            until: Some(Timestamp(START.0 + 2 * MONTH)),
+            ..monthly("gift", 2_00)
+        };
+        let later = StandingOrder {
+            starts: Timestamp(START.0 + 1),
+            ..monthly("later", 3_00)
+        };
+        let pay = |order: &StandingOrder| {
+            periods(&pay_standing_order(&store, &clock, order).expect("pays"))
+        };
+
+        // when: period 1 is due now; then the clock jumps four months
+        let first = (pay(&rent), pay(&savings), pay(&later));
+        let mut manager = ProcessManager::new(&store, &clock);
+        manager.run_until_idle().expect("runs");
+        clock.advance(4 * MONTH);
+        let rent_jump = pay_standing_order(&store, &clock, &rent).expect("pays");
+        let rent_again = pay(&rent);
+        let savings_jump = pay(&savings);
+        let stopped_jump = pay(&stopped);
+        manager.run_until_idle().expect("runs");
+
+        // then: each missed period is paid once, in order, by the first
+        // call that finds it due; a stopped order pays nothing due from its
+        // stop on, and nothing is paid before it is due
+        assert_eq!(
+            (first, periods(&rent_jump), rent_again),
+            ((vec![1], vec![1], vec![]), vec![2, 3, 4, 5], vec![])
+        );
+        assert_eq!((savings_jump, stopped_jump), (vec![2, 3, 4, 5], vec![1, 2]));
+        let rent_ids: Vec<CommandId> = rent_jump.into_iter().map(|p| p.transfer).collect();
+        let log = requests(&store);
+        let rent_in_log: Vec<CommandId> = (log.iter())
+            .filter(|tx| rent_ids.contains(tx))
+            .cloned()
+            .collect();
+        assert_eq!(rent_in_log, rent_ids);
+        assert_eq!(log.len(), 5 + 5 + 2);
+        for tx in &log {
+            assert_eq!(
+                outcome(&store, &tx.to_string()),
+                Some(TransferOutcome::Completed),
+                "{tx}"
+            );
+        }
+        assert_eq!(
+            (balance(&store, "ada"), balance(&store, "grace")),
+            (Some(Cents(31_00)), Some(Cents(59_00)))
+        );
+        assert_eq!(conserved(&store), Vec::<CommandId>::new());
+
+        // given: ada can pay one month of rent, not two
+        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+        open(&store, "ada", 15_00);
+        open(&store, "grace", 0);
+        let mut manager = ProcessManager::new(&store, &clock);
+        let mut pay = || {
+            let paid = pay_standing_order(&store, &clock, &rent).expect("pays");
+            manager.run_until_idle().expect("runs");
+            paid
+        };
+
+        // when: the second payment is refused, ada is paid, and the
+        // order runs again before and after the third period is due
+        let mut paid = pay();
+        clock.advance(MONTH);
+        paid.extend(pay());
+        execute(
+            &store,
+            &account("ada"),
+            &AccountCommand::DepositMoney {
+                amount: Cents(20_00),
+            },
+            &id("salary"),
+        )
+        .expect("deposits");
+        let after_refusal = pay();
+        clock.advance(MONTH);
+        paid.extend(pay());
+
+        // then: the refused period is not tried again
+        assert!(after_refusal.is_empty(), "{after_refusal:?}");
+        let outcomes: Vec<_> = (paid.iter())
+            .map(|p| outcome(&store, &p.transfer.to_string()))
+            .collect();
+        let poor = AccountError::InsufficientFunds {
+            balance: Cents(5_00),
+            requested: Cents(10_00),
+        };
+        assert_eq!(
+            outcomes,
+            [
+                Some(TransferOutcome::Completed),
+                Some(TransferOutcome::Rejected(poor)),
+                Some(TransferOutcome::Completed)
+            ]
+        );
+        paid_once_each(&store, paid, 3, "a refused period");
+        assert_eq!(
+            (balance(&store, "ada"), balance(&store, "grace")),
+            (Some(Cents(15_00)), Some(Cents(20_00)))
+        );
+        assert_eq!(conserved(&store), Vec::<CommandId>::new());
+
+        // when: two callers run the order at once, three periods due, each
+        // reading the clock only when the other has read it as often
+        for round in 0..20 {
+            let store = SharedStore::default();
+            open(&store, "ada", 90_00);
+            open(&store, "grace", 0);
+            let clock = Lockstep::new(Timestamp(START.0 + 2 * MONTH), 2);
+            let paid = thread::scope(|s| {
+                let callers: Vec<_> = (0..2)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let _finished = Finished(&clock);
+                            pay_standing_order(&store, &clock, &rent).expect("pays")
+                        })
+                    })
+                    .collect();
+                (callers.into_iter())
+                    .flat_map(|caller| caller.join().expect("no panic"))
+                    .collect::<Vec<_>>()
+            });
+
+            // then: each period was paid by one of them
+            paid_once_each(&store, paid, 3, &format!("round {round}"));
+        }
+
+        // when: a caller dies before any one of its readings of the clock
+        // (so before any one of its writes), and a new one runs the order
+        for dies_at in 1.. {
+            let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+            open(&store, "ada", 90_00);
+            open(&store, "grace", 0);
+            clock.advance(2 * MONTH);
+            let dying = Dying {
+                clock: &clock,
+                readings: std::sync::atomic::AtomicU64::new(0),
+                dies_at,
+            };
+            let before = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pay_standing_order(&store, &dying, &rent).expect("pays")
+            }));
+            let survived = before.is_ok();
+            let written = requests(&store).len();
+            let after = pay_standing_order(&store, &clock, &rent).expect("pays");
+            ProcessManager::new(&store, &clock)
+                .run_until_idle()
+                .expect("runs");
+
+            // then: every period is paid once, in order; the new caller
+            // pays those the first did not reach
+            let why = format!("died at reading {dies_at}");
+            let log = requests(&store);
+            assert_eq!(log.len(), 3, "{why}");
+            let unreached = u64::try_from(written).expect("small") + 1..=3;
+            assert_eq!(periods(&after), unreached.collect::<Vec<_>>(), "{why}");
+            let after_ids: Vec<CommandId> = after.into_iter().map(|p| p.transfer).collect();
+            assert_eq!(log[written..], after_ids[..], "{why}");
+            if let Ok(before) = before {
+                paid_once_each(&store, before, 3, &why);
+            }
+            assert_eq!(balance(&store, "grace"), Some(Cents(30_00)));
+            assert_eq!(conserved(&store), Vec::<CommandId>::new());
+            if survived {
+                break;
+            }
+            assert!(dies_at < 100, "a call reads the clock a hundred times");
         }
     }
 }

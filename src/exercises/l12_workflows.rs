@@ -4,9 +4,11 @@
 //! check your work with `cargo test --test l12_workflows -- --ignored`.
 
 use std::fmt;
+use std::num::NonZeroU64;
 
 use crate::l12_workflows::{
-    AccountId, Cents, CommandId, EventStore, MessageId, SharedStore, Transfer, TransferOutcome,
+    AccountId, Cents, Clock, CommandId, EventStore, MessageId, SharedStore, SubmitError, Timestamp,
+    Transfer, TransferOutcome,
 };
 
 // Used by the solutions, not yet by the stubs.
@@ -15,6 +17,8 @@ use crate::l12_workflows::{
     CommandKey, Event, ExpectedVersion, Metadata, Position, Step, StreamId, TransferEvent,
     TransferState, load_transfer,
 };
+#[allow(unused_imports)]
+use crate::l12_workflows::{Submitted, submit};
 #[allow(unused_imports)]
 use std::collections::HashMap;
 
@@ -119,7 +123,7 @@ impl fmt::Display for CancelError {
 
 impl std::error::Error for CancelError {}
 
-/// Exercise 12.3 (stretch): cancels the transfer `transfer` on behalf of a
+/// Exercise 12.3: cancels the transfer `transfer` on behalf of a
 /// client command `command_id`, by appending `TransferCancelled` to its
 /// stream, if and only if its debit has not been issued yet; a running
 /// process manager may be about to issue it. Before cancelling, it asks the
@@ -143,4 +147,58 @@ pub fn cancel(
     // stick.
     let _ = (store, transfer, command_id, &mut confirm);
     todo!("exercise 12.3: cancel a transfer before its debit")
+}
+
+/// A standing order: pay `amount` from `from` to `to` once per period.
+/// Period 1 is due at `starts`, period `n` at `starts + (n - 1) * every`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingOrder {
+    /// The order's id, given by the client that set it up.
+    pub id: CommandId,
+    /// The account that pays.
+    pub from: AccountId,
+    /// The account that is paid.
+    pub to: AccountId,
+    /// How much each period.
+    pub amount: Cents,
+    /// When period 1 is due.
+    pub starts: Timestamp,
+    /// The length of a period, in seconds.
+    pub every: NonZeroU64,
+    /// `None` while the order runs. A stopped order has the time it was
+    /// stopped here: no period due at or after it is ever paid.
+    pub until: Option<Timestamp>,
+}
+
+/// One period's payment: the transfer submitted for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    /// The period, from 1.
+    pub period: u64,
+    /// The id of the transfer that pays it.
+    pub transfer: CommandId,
+}
+
+/// Exercise 12.4 (stretch): submits, through [`submit`], one transfer of
+/// `order.amount` from `order.from` to `order.to` for every period of
+/// `order` that is due by the clock's time and not yet paid, in period
+/// order, and returns the payments this call submitted (in period order).
+/// Each period is paid exactly once however many callers run at once,
+/// however often a caller dies between two writes and a new one starts,
+/// and however far the clock jumps. A payment the source refuses is not
+/// tried again: that period's transfer ends `Rejected`, and the next period
+/// is paid as usual.
+///
+/// # Errors
+///
+/// What [`submit`] refuses, such as an id already used by another command.
+pub fn pay_standing_order(
+    store: &SharedStore,
+    clock: &impl Clock,
+    order: &StandingOrder,
+) -> Result<Vec<Payment>, SubmitError> {
+    // TODO: decide which periods are due, and make paying a period
+    // something that can only happen once.
+    let _ = (store, clock, order);
+    todo!("exercise 12.4: a standing order pays each period once")
 }
