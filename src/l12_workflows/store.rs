@@ -338,6 +338,13 @@ impl EventStore {
         }
     }
 
+    /// The event at `version` of `stream`, if there is one.
+    pub fn read_event(&self, stream: &StreamId, version: Version) -> Option<&RecordedEvent> {
+        let index = usize::try_from(version.0.checked_sub(1)?).ok()?;
+        let &at = self.streams.get(stream)?.get(index)?;
+        self.log.get(at)
+    }
+
     /// Every event after position `after`, in append order.
     pub fn read_all(&self, after: Position) -> &[RecordedEvent] {
         let start = usize::try_from(after.0).unwrap_or(usize::MAX);
