@@ -8,7 +8,7 @@ use std::thread;
 use pretty_assertions::assert_eq;
 
 use es_workbook::l12_workflows::{
-    AccountCommand, AccountError, AccountEvent, AccountId, AccountState, Cents, Clock,
+    AccountCommand, AccountError, AccountEvent, AccountId, AccountState, Appended, Cents, Clock,
     CommandError, CommandId, CommandKey, DriveError, Event, EventStore, ManualClock, MessageId,
     Notifier, Position, ProcessManager, RETRY_AFTER, Refusal, SharedStore, Step, StreamId,
     SubmitError, Submitted, TRANSFER_TIMEOUT, Timestamp, Transfer, TransferEvent, TransferOutcome,
@@ -1404,6 +1404,61 @@ fn a_resend_after_a_foreign_event_is_refused_instead_of_sent_under_a_new_key() {
         (Ok(()), vec![id("tx-1")])
     );
     assert_eq!(balance(&store, "grace"), Some(Cents(10_00)));
+}
+
+#[test]
+fn a_key_keeps_its_first_answer_whether_the_refusal_or_the_append_came_first() {
+    // given: one step's key and command, on grace's stream
+    use es_workbook::l12_workflows::{Answer, AppendError, ExpectedVersion, Fingerprint, Metadata};
+    let key = CommandKey::Transfer(id("tx-1"), Step::Credit, Version(4));
+    let stream = StreamId::Account(account("grace"));
+    let deposit = AccountCommand::DepositMoney { amount: Cents(1) };
+    let fingerprint = Fingerprint::of(&(account("grace"), deposit));
+    let metadata = Metadata {
+        correlation: id("tx-1"),
+        causation: MessageId::Command(key.clone()),
+    };
+    let deposited = || {
+        vec![Event::Account(AccountEvent::MoneyDeposited {
+            amount: Cents(1),
+        })]
+    };
+    let command = || Some((key.clone(), fingerprint.clone()));
+    let (mut refused_first, mut applied_first) = (EventStore::new(), EventStore::new());
+
+    // when: the key is refused, then appended under; and the other way round
+    let refused = refused_first.refuse(&stream, &key, &fingerprint, Refusal::Busy);
+    let appended_after = refused_first.append(
+        &stream,
+        ExpectedVersion::NoStream,
+        deposited(),
+        &metadata,
+        command(),
+    );
+    let appended = applied_first.append(
+        &stream,
+        ExpectedVersion::NoStream,
+        deposited(),
+        &metadata,
+        command(),
+    );
+    let refused_after = applied_first.refuse(&stream, &key, &fingerprint, Refusal::Busy);
+
+    // then: each second attempt gets the first answer and changes nothing
+    assert_eq!(refused, Ok(Answer::Refused(Refusal::Busy)));
+    assert_eq!(appended_after, Err(AppendError::Refused(Refusal::Busy)));
+    assert_eq!(refused_first.read_stream(&stream).len(), 0);
+    assert_eq!(
+        refused_first.answer(&stream, &key, &fingerprint),
+        Ok(Some(Answer::Refused(Refusal::Busy)))
+    );
+    assert_eq!(appended, Ok(Appended::Now(Version(1))));
+    assert_eq!(refused_after, Ok(Answer::Applied(Version(1))));
+    assert_eq!(applied_first.read_stream(&stream).len(), 1);
+    assert_eq!(
+        applied_first.answer(&stream, &key, &fingerprint),
+        Ok(Some(Answer::Applied(Version(1))))
+    );
 }
 
 /// Appends a timeout to tx-1's stream right after its credit claim, at
