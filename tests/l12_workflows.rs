@@ -767,13 +767,13 @@ fn every_event_of_a_transfer_carries_its_correlation_and_its_direct_cause() {
     assert_eq!(
         causes,
         [
-            pair("transfer tx-1 v1", "command tx-1"),
-            pair("transfer tx-1 v2", "transfer tx-1 v1"),
-            pair("ada v3", "transfer tx-1 v2"),
-            pair("transfer tx-1 v3", "ada v3"),
-            pair("transfer tx-1 v4", "transfer tx-1 v3"),
-            pair("grace v2", "transfer tx-1 v4"),
-            pair("transfer tx-1 v5", "grace v2"),
+            pair(r#"transfer "tx-1" v1"#, r#"command client "tx-1""#),
+            pair(r#"transfer "tx-1" v2"#, r#"transfer "tx-1" v1"#),
+            pair(r#"account "ada" v3"#, r#"transfer "tx-1" v2"#),
+            pair(r#"transfer "tx-1" v3"#, r#"account "ada" v3"#),
+            pair(r#"transfer "tx-1" v4"#, r#"transfer "tx-1" v3"#),
+            pair(r#"account "grace" v2"#, r#"transfer "tx-1" v4"#),
+            pair(r#"transfer "tx-1" v5"#, r#"account "grace" v2"#),
         ]
     );
     let notification = notifier.sent.get(&id("tx-1")).expect("notified");
@@ -1458,6 +1458,40 @@ fn a_key_keeps_its_first_answer_whether_the_refusal_or_the_append_came_first() {
     assert_eq!(
         applied_first.answer(&stream, &key, &fingerprint),
         Ok(Some(Answer::Applied(Version(1))))
+    );
+}
+
+#[test]
+fn a_client_chosen_id_never_prints_like_a_key_or_an_event_the_lesson_derives() {
+    // given: client ids spelled like the printed form of derived ones
+    let derived = CommandKey::Transfer(id("tx-1"), Step::Credit, Version(4));
+    let spelled_like_it = CommandKey::Client(id(&derived.to_string()));
+    let transfer_event = MessageId::Event(StreamId::Transfer(id("tx-1")), Version(3));
+    let account_event = MessageId::Event(
+        StreamId::Account(account(&StreamId::Transfer(id("tx-1")).to_string())),
+        Version(3),
+    );
+    let quoted = CommandKey::Client(id(r#"x" (credit step"#));
+
+    // when
+    let printed = [&derived, &spelled_like_it, &quoted].map(ToString::to_string);
+    let events = [&transfer_event, &account_event].map(ToString::to_string);
+
+    // then: each prints apart, with the client's part quoted
+    assert_eq!(
+        printed,
+        [
+            r#"transfer "tx-1" (credit step, claim v4)"#.to_string(),
+            r#"client "transfer \"tx-1\" (credit step, claim v4)""#.to_string(),
+            r#"client "x\" (credit step""#.to_string(),
+        ]
+    );
+    assert_eq!(
+        events,
+        [
+            r#"transfer "tx-1" v3"#.to_string(),
+            r#"account "transfer \"tx-1\"" v3"#.to_string(),
+        ]
     );
 }
 
