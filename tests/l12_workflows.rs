@@ -1495,6 +1495,32 @@ fn a_client_chosen_id_never_prints_like_a_key_or_an_event_the_lesson_derives() {
     );
 }
 
+#[test]
+fn one_event_is_read_by_its_version_and_a_version_outside_the_stream_reads_as_none() {
+    // given: tx-1's stream holds its request and the debit's claim
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 50_00);
+    submit(&store, &clock, &id("tx-1"), &transfer("ada", "grace", 1_00)).expect("submits");
+    let _ = ProcessManager::new(&store, &clock)
+        .stop_after(1)
+        .run_until_idle();
+    let stream = StreamId::Transfer(id("tx-1"));
+
+    // when
+    let guard = store.read().expect("not poisoned");
+    let read = [0, 1, 2, 3].map(|v| guard.read_event(&stream, Version(v)).map(|r| r.version));
+    let claim = guard.read_event(&stream, Version(2)).map(|r| &r.event);
+
+    // then
+    assert_eq!(read, [None, Some(Version(1)), Some(Version(2)), None]);
+    assert_eq!(
+        claim,
+        Some(&Event::Transfer(TransferEvent::CommandIssued {
+            step: Step::Debit
+        }))
+    );
+}
+
 /// Appends a timeout to tx-1's stream right after its credit claim, at
 /// version 4, as nothing in the lesson ever does.
 fn append_a_foreign_event_after_the_credit_claim(store: &SharedStore) {
