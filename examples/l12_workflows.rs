@@ -249,8 +249,8 @@ pub fn causal_tree(store: &EventStore, notifier: &Notifier, id: &CommandId) -> V
         let cause = sent.metadata.causation.clone();
         children.entry(cause).or_default().push((None, line));
     }
-    let mut lines = vec![format!("command {id} (submitted by a client)")];
     let root = MessageId::Command(CommandKey::Client(id.clone()));
+    let mut lines = vec![format!("{root}: the client's request")];
     print_children(&children, &root, "", &mut lines);
     lines
 }

@@ -8,7 +8,7 @@ use std::thread;
 use pretty_assertions::assert_eq;
 
 use es_workbook::l12_workflows::{
-    AccountCommand, AccountError, AccountEvent, AccountId, AccountState, Cents, Clock,
+    AccountCommand, AccountError, AccountEvent, AccountId, AccountState, Appended, Cents, Clock,
     CommandError, CommandId, CommandKey, DriveError, Event, EventStore, ManualClock, MessageId,
     Notifier, Position, ProcessManager, RETRY_AFTER, Refusal, SharedStore, Step, StreamId,
     SubmitError, Submitted, TRANSFER_TIMEOUT, Timestamp, Transfer, TransferEvent, TransferOutcome,
@@ -767,13 +767,13 @@ fn every_event_of_a_transfer_carries_its_correlation_and_its_direct_cause() {
     assert_eq!(
         causes,
         [
-            pair("transfer tx-1 v1", "command tx-1"),
-            pair("transfer tx-1 v2", "transfer tx-1 v1"),
-            pair("ada v3", "transfer tx-1 v2"),
-            pair("transfer tx-1 v3", "ada v3"),
-            pair("transfer tx-1 v4", "transfer tx-1 v3"),
-            pair("grace v2", "transfer tx-1 v4"),
-            pair("transfer tx-1 v5", "grace v2"),
+            pair(r#"transfer "tx-1" v1"#, r#"command client "tx-1""#),
+            pair(r#"transfer "tx-1" v2"#, r#"transfer "tx-1" v1"#),
+            pair(r#"account "ada" v3"#, r#"transfer "tx-1" v2"#),
+            pair(r#"transfer "tx-1" v3"#, r#"account "ada" v3"#),
+            pair(r#"transfer "tx-1" v4"#, r#"transfer "tx-1" v3"#),
+            pair(r#"account "grace" v2"#, r#"transfer "tx-1" v4"#),
+            pair(r#"transfer "tx-1" v5"#, r#"account "grace" v2"#),
         ]
     );
     let notification = notifier.sent.get(&id("tx-1")).expect("notified");
@@ -1290,7 +1290,10 @@ fn an_event_appended_to_a_transfer_between_a_claim_and_its_outcome_is_a_lost_cla
 
     // when: something else appends to the transfer's stream meanwhile
     let resent = thread::scope(|s| {
-        let resend = s.spawn(|| ProcessManager::new(&store, &gate).recover());
+        let resend = s.spawn(|| {
+            let mut resender = ProcessManager::new(&store, &gate);
+            (resender.recover(), resender.lost_claims())
+        });
         gate.arrived.wait();
         let metadata = es_workbook::l12_workflows::Metadata {
             correlation: id("tx-1"),
@@ -1310,13 +1313,8 @@ fn an_event_appended_to_a_transfer_between_a_claim_and_its_outcome_is_a_lost_cla
         resend.join().expect("R did not panic")
     });
 
-    // then
-    assert_eq!(
-        resent,
-        Err(DriveError::ClaimLost {
-            transfer: id("tx-1")
-        })
-    );
+    // then: the resender set the transfer aside and reports it
+    assert_eq!(resent, (Ok(()), vec![id("tx-1")]));
 }
 
 #[test]
@@ -1395,17 +1393,181 @@ fn a_resend_after_a_foreign_event_is_refused_instead_of_sent_under_a_new_key() {
         .expect("appends after the claim");
 
     // when
-    let recovered = ProcessManager::new(&store, &clock).recover();
+    let mut recovering = ProcessManager::new(&store, &clock);
+    let recovered = recovering.recover();
 
-    // then: the credit is not sent again under a key the claim never had
+    // then: the credit is not sent again under a key the claim never had,
+    // and the transfer is reported
     assert_eq!(died, Err(DriveError::Stopped));
     assert_eq!(
-        recovered,
-        Err(DriveError::ClaimLost {
-            transfer: id("tx-1")
-        })
+        (recovered, recovering.lost_claims()),
+        (Ok(()), vec![id("tx-1")])
     );
     assert_eq!(balance(&store, "grace"), Some(Cents(10_00)));
+}
+
+#[test]
+fn a_key_keeps_its_first_answer_whether_the_refusal_or_the_append_came_first() {
+    // given: one step's key and command, on grace's stream
+    use es_workbook::l12_workflows::{Answer, AppendError, ExpectedVersion, Fingerprint, Metadata};
+    let key = CommandKey::Transfer(id("tx-1"), Step::Credit, Version(4));
+    let stream = StreamId::Account(account("grace"));
+    let deposit = AccountCommand::DepositMoney { amount: Cents(1) };
+    let fingerprint = Fingerprint::of(&(account("grace"), deposit));
+    let metadata = Metadata {
+        correlation: id("tx-1"),
+        causation: MessageId::Command(key.clone()),
+    };
+    let deposited = || {
+        vec![Event::Account(AccountEvent::MoneyDeposited {
+            amount: Cents(1),
+        })]
+    };
+    let command = || Some((key.clone(), fingerprint.clone()));
+    let (mut refused_first, mut applied_first) = (EventStore::new(), EventStore::new());
+
+    // when: the key is refused, then appended under; and the other way round
+    let refused = refused_first.refuse(&stream, &key, &fingerprint, Refusal::Busy);
+    let appended_after = refused_first.append(
+        &stream,
+        ExpectedVersion::NoStream,
+        deposited(),
+        &metadata,
+        command(),
+    );
+    let appended = applied_first.append(
+        &stream,
+        ExpectedVersion::NoStream,
+        deposited(),
+        &metadata,
+        command(),
+    );
+    let refused_after = applied_first.refuse(&stream, &key, &fingerprint, Refusal::Busy);
+
+    // then: each second attempt gets the first answer and changes nothing
+    assert_eq!(refused, Ok(Answer::Refused(Refusal::Busy)));
+    assert_eq!(appended_after, Err(AppendError::Refused(Refusal::Busy)));
+    assert_eq!(refused_first.read_stream(&stream).len(), 0);
+    assert_eq!(
+        refused_first.answer(&stream, &key, &fingerprint),
+        Ok(Some(Answer::Refused(Refusal::Busy)))
+    );
+    assert_eq!(appended, Ok(Appended::Now(Version(1))));
+    assert_eq!(refused_after, Ok(Answer::Applied(Version(1))));
+    assert_eq!(applied_first.read_stream(&stream).len(), 1);
+    assert_eq!(
+        applied_first.answer(&stream, &key, &fingerprint),
+        Ok(Some(Answer::Applied(Version(1))))
+    );
+}
+
+#[test]
+fn a_client_chosen_id_never_prints_like_a_key_or_an_event_the_lesson_derives() {
+    // given: client ids spelled like the printed form of derived ones
+    let derived = CommandKey::Transfer(id("tx-1"), Step::Credit, Version(4));
+    let spelled_like_it = CommandKey::Client(id(&derived.to_string()));
+    let transfer_event = MessageId::Event(StreamId::Transfer(id("tx-1")), Version(3));
+    let account_event = MessageId::Event(
+        StreamId::Account(account(&StreamId::Transfer(id("tx-1")).to_string())),
+        Version(3),
+    );
+    let quoted = CommandKey::Client(id(r#"x" (credit step"#));
+
+    // when
+    let printed = [&derived, &spelled_like_it, &quoted].map(ToString::to_string);
+    let events = [&transfer_event, &account_event].map(ToString::to_string);
+
+    // then: each prints apart, with the client's part quoted
+    assert_eq!(
+        printed,
+        [
+            r#"transfer "tx-1" (credit step, claim v4)"#.to_string(),
+            r#"client "transfer \"tx-1\" (credit step, claim v4)""#.to_string(),
+            r#"client "x\" (credit step""#.to_string(),
+        ]
+    );
+    assert_eq!(
+        events,
+        [
+            r#"transfer "tx-1" v3"#.to_string(),
+            r#"account "transfer \"tx-1\"" v3"#.to_string(),
+        ]
+    );
+}
+
+#[test]
+fn one_event_is_read_by_its_version_and_a_version_outside_the_stream_reads_as_none() {
+    // given: tx-1's stream holds its request and the debit's claim
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", 50_00);
+    submit(&store, &clock, &id("tx-1"), &transfer("ada", "grace", 1_00)).expect("submits");
+    let _ = ProcessManager::new(&store, &clock)
+        .stop_after(1)
+        .run_until_idle();
+    let stream = StreamId::Transfer(id("tx-1"));
+
+    // when
+    let guard = store.read().expect("not poisoned");
+    let read = [0, 1, 2, 3].map(|v| guard.read_event(&stream, Version(v)).map(|r| r.version));
+    let claim = guard.read_event(&stream, Version(2)).map(|r| &r.event);
+
+    // then
+    assert_eq!(read, [None, Some(Version(1)), Some(Version(2)), None]);
+    assert_eq!(
+        claim,
+        Some(&Event::Transfer(TransferEvent::CommandIssued {
+            step: Step::Debit
+        }))
+    );
+}
+
+/// Appends a timeout to tx-1's stream right after its credit claim, at
+/// version 4, as nothing in the lesson ever does.
+fn append_a_foreign_event_after_the_credit_claim(store: &SharedStore) {
+    let metadata = es_workbook::l12_workflows::Metadata {
+        correlation: id("tx-1"),
+        causation: MessageId::Command(CommandKey::Client(id("intruder"))),
+    };
+    (store.write().expect("not poisoned"))
+        .append(
+            &StreamId::Transfer(id("tx-1")),
+            es_workbook::l12_workflows::ExpectedVersion::Exact(Version(4)),
+            vec![Event::Transfer(TransferEvent::TransferTimedOut {
+                at: START,
+            })],
+            &metadata,
+            None,
+        )
+        .expect("appends after the claim");
+}
+
+#[test]
+fn a_lost_claim_is_set_aside_and_reported_while_the_driver_finishes_every_other_transfer() {
+    // given: tx-1's credit claim has a foreign event behind it, and the
+    // clock is past its deadline; tx-2 waits
+    let (store, clock) = credit_claimed_by_a_dead_driver(true);
+    append_a_foreign_event_after_the_credit_claim(&store);
+    clock.advance(TRANSFER_TIMEOUT);
+    submit(&store, &clock, &id("tx-2"), &transfer("ada", "grace", 5_00)).expect("submits");
+
+    // when: one driver runs twice; then tx-3 arrives and a new driver
+    // recovers
+    let mut driver = ProcessManager::new(&store, &clock);
+    let ran = (driver.run_until_idle(), driver.run_until_idle());
+    submit(&store, &clock, &id("tx-3"), &transfer("ada", "grace", 1_00)).expect("submits");
+    let mut recovering = ProcessManager::new(&store, &clock);
+    let recovered = recovering.recover();
+
+    // then: tx-2 and tx-3 were driven to the end, and both drivers report
+    // tx-1, which neither moved on
+    assert_eq!((ran, recovered), ((Ok(()), Ok(())), Ok(())));
+    assert_eq!(outcome(&store, "tx-2"), Some(TransferOutcome::Completed));
+    assert_eq!(outcome(&store, "tx-3"), Some(TransferOutcome::Completed));
+    assert_eq!(
+        (driver.lost_claims(), recovering.lost_claims()),
+        (vec![id("tx-1")], vec![id("tx-1")])
+    );
+    assert_eq!(transfer_events(&store, "tx-1").len(), 5);
 }
 
 #[test]

@@ -338,6 +338,13 @@ impl EventStore {
         }
     }
 
+    /// The event at `version` of `stream`, if there is one.
+    pub fn read_event(&self, stream: &StreamId, version: Version) -> Option<&RecordedEvent> {
+        let index = usize::try_from(version.0.checked_sub(1)?).ok()?;
+        let &at = self.streams.get(stream)?.get(index)?;
+        self.log.get(at)
+    }
+
     /// Every event after position `after`, in append order.
     pub fn read_all(&self, after: Position) -> &[RecordedEvent] {
         let start = usize::try_from(after.0).unwrap_or(usize::MAX);
@@ -365,8 +372,10 @@ impl fmt::Display for CommandId {
 impl fmt::Display for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StreamId::Account(id) => write!(f, "{id}"),
-            StreamId::Transfer(id) => write!(f, "transfer {id}"),
+            // Ids are chosen by clients: quoted (and escaped), one can
+            // never print like another stream.
+            StreamId::Account(id) => write!(f, "account {:?}", id.0),
+            StreamId::Transfer(id) => write!(f, "transfer {:?}", id.0),
         }
     }
 }
@@ -384,8 +393,12 @@ impl fmt::Display for Step {
 impl fmt::Display for CommandKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CommandKey::Client(id) => write!(f, "{id}"),
-            CommandKey::Transfer(id, step, claim) => write!(f, "{id} ({step} step, claim {claim})"),
+            // Quoted as streams are, so a client's id never prints like a
+            // key the lesson derives.
+            CommandKey::Client(id) => write!(f, "client {:?}", id.0),
+            CommandKey::Transfer(id, step, claim) => {
+                write!(f, "transfer {:?} ({step} step, claim {claim})", id.0)
+            }
         }
     }
 }

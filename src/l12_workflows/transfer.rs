@@ -2,7 +2,7 @@
 //! stream, which reacts to what happened (its own events, and the outcome of
 //! each command it issued) by issuing the next command.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -447,14 +447,23 @@ pub fn submit(
 pub enum DriveError {
     /// It was told to stop after a number of writes (a failure drill).
     Stopped,
-    /// Something other than the claimed step's answer was appended to a
-    /// transfer after the claim: its stream is not what the driver read.
-    ClaimLost {
-        /// The transfer.
-        transfer: CommandId,
-    },
     /// A thread panicked while holding the store's lock.
     StorePoisoned,
+}
+
+/// Why one transfer's advance stopped: the driver stops, or only this
+/// transfer is set aside.
+enum Halt {
+    Drive(DriveError),
+    /// Something other than the claimed step's answer was appended to the
+    /// transfer after the claim: its stream is not what the driver read.
+    ClaimLost,
+}
+
+impl From<DriveError> for Halt {
+    fn from(error: DriveError) -> Self {
+        Halt::Drive(error)
+    }
 }
 
 // ANCHOR: manager
@@ -471,6 +480,8 @@ pub struct ProcessManager<'a, C: Clock> {
     checkpoint: Position,
     /// The unfinished transfers, folded up to the checkpoint.
     active: BTreeMap<CommandId, LoadedTransfer>,
+    /// The transfers set aside because their claim was lost.
+    lost: BTreeSet<CommandId>,
     writes_left: Option<u32>,
 }
 
@@ -482,6 +493,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             clock,
             checkpoint: Position(0),
             active: BTreeMap::new(),
+            lost: BTreeSet::new(),
             writes_left: None,
         }
     }
@@ -496,7 +508,8 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
     /// Learns of new transfers, then moves every unfinished one forward as
     /// far as it can go now. Returns how many writes it attempted (claims,
     /// commands and outcomes; 0: nothing to do until the clock moves or a
-    /// client acts).
+    /// client acts). A transfer whose claim is lost is set aside, listed by
+    /// [`ProcessManager::lost_claims`], and the others go on.
     ///
     /// # Errors
     ///
@@ -506,9 +519,17 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         let mut writes = 0;
         let ids: Vec<CommandId> = self.active.keys().cloned().collect();
         for id in ids {
-            writes += self.advance(&id)?;
+            let advanced = self.advance(&id);
+            writes += self.set_aside_if_lost(&id, advanced)?;
         }
         Ok(writes)
+    }
+
+    /// The transfers this driver set aside, because something other than
+    /// a claimed step's answer was appended after the claim. It drives
+    /// them no further: a person must look at their streams.
+    pub fn lost_claims(&self) -> Vec<CommandId> {
+        self.lost.iter().cloned().collect()
     }
 
     /// Ticks until a tick attempts no write.
@@ -543,11 +564,30 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             })
             .collect();
         for (id, transfer, step, claim) in claimed {
-            self.perform(&id, &transfer, step, claim)?;
+            let performed = self.perform(&id, &transfer, step, claim);
+            self.set_aside_if_lost(&id, performed)?;
         }
         self.run_until_idle()
     }
     // ANCHOR_END: manager
+
+    /// The writes of one transfer's move; if its claim was lost, the
+    /// transfer is set aside and the driver goes on with the others.
+    fn set_aside_if_lost(
+        &mut self,
+        id: &CommandId,
+        moved: Result<u32, Halt>,
+    ) -> Result<u32, DriveError> {
+        match moved {
+            Ok(writes) => Ok(writes),
+            Err(Halt::ClaimLost) => {
+                self.active.remove(id);
+                self.lost.insert(id.clone());
+                Ok(0)
+            }
+            Err(Halt::Drive(error)) => Err(error),
+        }
+    }
 
     /// Folds the log's new events into the unfinished transfers: only the
     /// tail since the checkpoint is read. A transfer that finishes is
@@ -596,7 +636,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
     // ANCHOR: advance
     /// Moves one transfer forward until it must wait, has a command out
     /// with another driver, or is finished. Returns the writes attempted.
-    fn advance(&mut self, id: &CommandId) -> Result<u32, DriveError> {
+    fn advance(&mut self, id: &CommandId) -> Result<u32, Halt> {
         let mut writes = 0;
         loop {
             let Some(loaded) = self.load(id)? else {
@@ -641,7 +681,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         transfer: &Transfer,
         step: Step,
         issued: Version,
-    ) -> Result<u32, DriveError> {
+    ) -> Result<u32, Halt> {
         let (account, command) = match step {
             Step::Debit => (
                 &transfer.from,
@@ -667,9 +707,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         // under that version would be a new key for an old command.
         let claimed = TransferEvent::CommandIssued { step };
         if self.event_at(id, issued)?.as_ref() != Some(&claimed) {
-            return Err(DriveError::ClaimLost {
-                transfer: id.clone(),
-            });
+            return Err(Halt::ClaimLost);
         }
         let key = CommandKey::Transfer(id.clone(), step, issued);
         let claim = MessageId::Event(StreamId::Transfer(id.clone()), issued);
@@ -696,12 +734,8 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
             Err(CommandError::TooManyConflicts { .. }) => (refused(Refusal::Busy), claim),
             // The key names this transfer's claim: another command under it
             // means the stream is not the one this driver read.
-            Err(CommandError::IdempotencyKeyReused { .. }) => {
-                return Err(DriveError::ClaimLost {
-                    transfer: id.clone(),
-                });
-            }
-            Err(CommandError::StorePoisoned) => return Err(DriveError::StorePoisoned),
+            Err(CommandError::IdempotencyKeyReused { .. }) => return Err(Halt::ClaimLost),
+            Err(CommandError::StorePoisoned) => return Err(DriveError::StorePoisoned.into()),
         };
         self.spend()?;
         if self.record(id, issued, outcome.clone(), causation)? {
@@ -711,9 +745,7 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         // same answer, so its record must be this one (up to the time).
         match self.event_at(id, Version(issued.0 + 1))? {
             Some(recorded) if same_answer(&recorded, &outcome) => Ok(1),
-            _ => Err(DriveError::ClaimLost {
-                transfer: id.clone(),
-            }),
+            _ => Err(Halt::ClaimLost),
         }
     }
 
@@ -724,10 +756,9 @@ impl<'a, C: Clock> ProcessManager<'a, C> {
         version: Version,
     ) -> Result<Option<TransferEvent>, DriveError> {
         let store = self.store.read().map_err(|_| DriveError::StorePoisoned)?;
-        let stream = store.read_stream(&StreamId::Transfer(id.clone()));
-        Ok(stream
-            .iter()
-            .find(|r| r.version == version)
+        let stream = StreamId::Transfer(id.clone());
+        Ok(store
+            .read_event(&stream, version)
             .and_then(|r| match &r.event {
                 Event::Transfer(event) => Some(event.clone()),
                 Event::Account(_) => None,
@@ -834,12 +865,6 @@ impl fmt::Display for DriveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DriveError::Stopped => f.write_str("stopped by the failure drill"),
-            DriveError::ClaimLost { transfer } => {
-                write!(
-                    f,
-                    "transfer {transfer} changed between a claim and its outcome"
-                )
-            }
             DriveError::StorePoisoned => f.write_str("the store's lock is poisoned"),
         }
     }
