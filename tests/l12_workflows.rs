@@ -298,6 +298,7 @@ fn retries_racing_on_threads_claim_the_transfer_once_and_conserve_money() {
                         let answer = submit(&store, &clock, &id("tx-1"), &tx);
                         let mut manager = ProcessManager::new(&store, &clock);
                         manager.run_until_idle().expect("no driver fails");
+                        assert_eq!(manager.lost_claims(), Vec::<CommandId>::new());
                         answer
                     })
                 })
@@ -519,6 +520,7 @@ fn a_stop_between_any_two_writes_is_resumed_from_the_transfers_stream_and_finish
             let mut restarted = ProcessManager::new(&store, &clock);
             restarted.recover().expect("recovers");
             drive(&mut restarted, &clock, &mut moved_clock).expect("finishes");
+            assert_eq!(restarted.lost_claims(), Vec::<CommandId>::new(), "{path}");
 
             // then
             let reached = (state(&store, "tx-1"), account_events(&store, "ada"));
