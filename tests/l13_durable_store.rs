@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pretty_assertions::assert_eq;
 
 use es_workbook::l13_durable_store::{
-    AccountEvent, AppendError, Appended, Cents, CommandId, Currency, Damage, DurableStore,
-    EventRecord, ExpectedVersion, FRAME_HEADER_LEN, Fingerprint, HEADER_LEN, HeaderProblem,
-    IoFailure, LOG_FILE, MAGIC, MAX_PAYLOAD, OpenError, Position, RecordedEvent, SideFileError,
-    SimDisk, SimStorage, Storage, StreamId, Timestamp, TornTail, Version, crc32, crc32_of, decode,
-    encode,
+    AccountEvent, AppendError, Appended, Cents, CommandId, Currency, Damage, DecodeError,
+    DurableStore, EventRecord, ExpectedVersion, FRAME_HEADER_LEN, Fingerprint, HEADER_LEN,
+    HeaderProblem, IoFailure, LOG_FILE, MAGIC, MAX_PAYLOAD, OpenError, Position, RecordedEvent,
+    SideFileError, SimDisk, SimStorage, Storage, StreamId, Timestamp, TornTail, Version, crc32,
+    crc32_of, decode, encode, encode_fields, parse_fields,
 };
 
 // ---------------------------------------------------------------------------
@@ -1043,9 +1043,165 @@ fn a_length_rewritten_with_its_check_to_swallow_later_frames_is_refused_not_cut_
         opened.err(),
         Some(OpenError::Corrupt {
             offset: at as u64,
-            damage: Damage::SwallowsFrames,
+            damage: Damage::SwallowsFrames {
+                frame_at: ends[3] as u64
+            },
         })
     );
+}
+
+/// A string that is, byte for byte, a whole frame of kind 1 around a payload
+/// of `len` bytes or a little more (length check and checksum both good),
+/// ASCII with no `\n` and no `\`: what a hostile user could choose as an
+/// owner's name.
+fn a_whole_frame_as_text(len: usize) -> String {
+    let plain = |bytes: &[u8]| bytes.iter().all(|&b| b < 0x80 && b != b'\n' && b != b'\\');
+    let mut size = len as u32;
+    while !(plain(&size.to_le_bytes()) && plain(&crc32(&size.to_le_bytes()).to_le_bytes())) {
+        size += 1;
+    }
+    let length = size.to_le_bytes();
+    let mut payload = vec![b'A'; size as usize];
+    for tag in 0u64.. {
+        payload[..8].copy_from_slice(format!("{tag:08}").as_bytes());
+        let checksum = crc32_of(&[&length, &[1], &payload]).to_le_bytes();
+        if plain(&checksum) {
+            let mut frame = length.to_vec();
+            frame.extend_from_slice(&crc32(&length).to_le_bytes());
+            frame.extend_from_slice(&checksum);
+            frame.push(1);
+            frame.extend_from_slice(&payload);
+            return String::from_utf8(frame).expect("every byte is ASCII");
+        }
+    }
+    unreachable!("some tag gives a checksum of plain bytes")
+}
+
+#[test]
+fn a_torn_append_whose_owner_name_is_a_whole_frame_opens_at_every_cut() {
+    // given a log with one acknowledged append, and the bytes of a second
+    // append, never synced, whose owner's name is itself a whole frame
+    let owner = a_whole_frame_as_text(40);
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("a fresh disk opens");
+    store
+        .append(
+            &stream("a"),
+            ExpectedVersion::NoStream,
+            vec![opened("Ann")],
+            Timestamp(1),
+            None,
+        )
+        .expect("the first append is acknowledged");
+    let before = disk.file(LOG_FILE).expect("the log exists").len();
+    disk.fail_op(1, io::ErrorKind::Other, true);
+    let killed = store.append(
+        &stream("b"),
+        ExpectedVersion::NoStream,
+        vec![opened(&owner)],
+        Timestamp(2),
+        None,
+    );
+    assert!(killed.is_err(), "the writer is killed at its sync");
+    drop(store);
+    let file = disk.file(LOG_FILE).expect("the log exists");
+
+    for cut in before + 1..file.len() {
+        // when the second append is cut short at any byte
+        let opened = open_bytes(&file[..cut]);
+
+        // then the store opens with the first append and drops the rest as
+        // a torn tail
+        let store = opened.unwrap_or_else(|error| panic!("cut at {cut}: {error}"));
+        assert_eq!(
+            store.recovery().torn_tail.map(|t| t.offset),
+            Some(before as u64),
+            "cut at {cut}"
+        );
+        assert_eq!(store.read_all(Position(0)).len(), 1, "cut at {cut}");
+    }
+}
+
+#[test]
+fn user_data_cannot_put_a_zero_byte_or_a_frame_header_into_the_log() {
+    // given an owner's name made of thousands of frame headers, each with a
+    // good length check and a valid kind, and a NUL of its own
+    let plain = |bytes: &[u8]| bytes.iter().all(|&b| b < 0x80 && b != b'\n' && b != b'\\');
+    let mut size: u32 = 400_000;
+    while !(plain(&size.to_le_bytes()) && plain(&crc32(&size.to_le_bytes()).to_le_bytes())) {
+        size += 1;
+    }
+    let mut header = size.to_le_bytes().to_vec();
+    header.extend_from_slice(&crc32(&size.to_le_bytes()).to_le_bytes());
+    header.extend_from_slice(b"AAAA");
+    header.push(1);
+    let mut owner = String::from_utf8(header.repeat(10_000)).expect("every byte is ASCII");
+    owner.push('\0');
+
+    // when it is appended and the log read back
+    let dir = SimDisk::new();
+    let mut store = DurableStore::open(dir.storage()).expect("a fresh disk opens");
+    store
+        .append(
+            &stream("a"),
+            ExpectedVersion::NoStream,
+            vec![opened(&owner)],
+            Timestamp(1),
+            None,
+        )
+        .expect("the append is acknowledged");
+    drop(store);
+    let file = dir.file(LOG_FILE).expect("the log exists");
+
+    // then no payload holds a zero byte, so the only offsets where a frame
+    // header could start (a length of at most 2^20 has a zero top byte,
+    // and passes its check) are the real frames'
+    let mut starts = Vec::new();
+    let mut at = HEADER_LEN;
+    while at < file.len() {
+        starts.push(at);
+        let length = u32::from_le_bytes(file[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let payload = &file[at + FRAME_HEADER_LEN..at + FRAME_HEADER_LEN + length];
+        assert!(
+            !payload.contains(&0),
+            "the payload at {at} holds a zero byte"
+        );
+        at += FRAME_HEADER_LEN + length;
+    }
+    let candidates: Vec<usize> = (HEADER_LEN..file.len() - FRAME_HEADER_LEN)
+        .filter(|&at| {
+            file[at + 3] == 0
+                && file[at + 12] == 1
+                && crc32(&file[at..at + 4]).to_le_bytes() == file[at + 4..at + 8]
+        })
+        .collect();
+    assert_eq!(candidates, starts);
+    // and the name, NUL and all, reads back as written
+    let reopened = DurableStore::open(dir.storage()).expect("the log opens");
+    assert_eq!(
+        reopened.read_all(Position(0))[0].record,
+        opened(&owner),
+        "the owner's name round-trips"
+    );
+}
+
+#[test]
+fn a_nul_in_a_value_is_written_escaped_and_a_raw_nul_is_refused() {
+    // given a value holding a NUL
+    let fields = [("name", "a\0b")];
+
+    // when it is encoded, and bytes with a raw NUL are read
+    let encoded = encode_fields(&fields);
+    let raw = parse_fields(b"name=a\0b\n");
+
+    // then the NUL is written as `\0`, read back as NUL, and a raw one is
+    // refused
+    assert_eq!(encoded, "name=a\\0b\n");
+    assert_eq!(
+        parse_fields(encoded.as_bytes()),
+        Ok(vec![("name".to_string(), "a\0b".to_string())])
+    );
+    assert_eq!(raw, Err(DecodeError::RawNul { offset: 0 }));
 }
 
 #[test]
