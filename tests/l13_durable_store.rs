@@ -1726,6 +1726,75 @@ fn verify_on_a_poisoned_store_checks_what_was_acknowledged_and_not_the_failed_fr
     assert_eq!(verified.map(|v| (v.frames, v.events)), Ok((1, 2)),);
 }
 
+#[test]
+fn in_the_simulator_a_killed_process_writes_nothing() {
+    // given a file with four bytes, and a process killed at its next
+    // operation
+    let disk = SimDisk::new();
+    let mut storage = disk.storage();
+    storage.write_at("x", 0, b"abcd").expect("the disk works");
+    disk.fail_op(0, io::ErrorKind::Other, true);
+
+    // when it goes on writing, at the kill and after it
+    let at_the_kill = storage.write_at("x", 4, b"EFGH");
+    let after_it = storage.write_at("x", 8, b"IJKL");
+
+    // then every write fails and none of them changes the file, for the
+    // running system or for a power loss
+    assert!(at_the_kill.is_err() && after_it.is_err());
+    assert_eq!(disk.file("x"), Some(b"abcd".to_vec()));
+    for seed in 0..8 {
+        let content = disk.power_loss(seed).file("x").unwrap_or_default();
+        assert!(b"abcd".starts_with(&content), "seed {seed}: {content:?}");
+    }
+}
+
+#[test]
+fn in_the_simulator_a_failed_sync_loses_its_writes_even_when_a_later_sync_succeeds() {
+    for seed in 0..8 {
+        // given a synced file, a write to it, and a sync of that write that
+        // fails once, as a write-back error
+        let disk = SimDisk::new();
+        let mut storage = disk.storage();
+        storage.write_at("x", 0, b"old").expect("the disk works");
+        storage.sync("x").expect("the disk works");
+        storage.sync_dir().expect("the disk works");
+        storage.write_at("x", 3, b"new").expect("the disk works");
+        disk.fail_op(0, io::ErrorKind::Other, false);
+        assert!(storage.sync("x").is_err(), "the first sync fails");
+
+        // when a second sync succeeds and the power fails
+        storage.sync("x").expect("the second sync succeeds");
+        let after = disk.power_loss(seed);
+
+        // then the running system showed the write, but the disk never got
+        // it: the second sync had nothing left to write
+        assert_eq!(disk.file("x"), Some(b"oldnew".to_vec()));
+        assert_eq!(after.file("x"), Some(b"old".to_vec()), "seed {seed}");
+    }
+}
+
+#[test]
+fn in_the_simulator_a_second_fault_can_follow_a_write_back_error() {
+    // given a write-back error at the second operation, and a kill at the
+    // third
+    let disk = SimDisk::new();
+    let mut storage = disk.storage();
+    disk.fail_op(1, io::ErrorKind::Other, false);
+    disk.also_fail_op(2, io::ErrorKind::Other, true);
+
+    // when the process writes, syncs, and tries to cut and write again
+    let written = storage.write_at("x", 0, b"abcd");
+    let synced = storage.sync("x");
+    let cut = storage.set_len("x", 0);
+    let again = storage.write_at("x", 0, b"EFGH");
+
+    // then the write landed in the running system, the sync failed and lost
+    // it, and the killed process changed nothing after
+    assert!(written.is_ok() && synced.is_err() && cut.is_err() && again.is_err());
+    assert_eq!(disk.file("x"), Some(b"abcd".to_vec()));
+}
+
 // ---------------------------------------------------------------------------
 // The real process kill.
 // ---------------------------------------------------------------------------
