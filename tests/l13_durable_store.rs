@@ -13,7 +13,7 @@ use pretty_assertions::assert_eq;
 use es_workbook::l13_durable_store::{
     AccountEvent, AppendError, Appended, Cents, CommandId, Currency, Damage, DecodeError,
     DurableStore, EventRecord, ExpectedVersion, FRAME_HEADER_LEN, Fingerprint, HEADER_LEN,
-    HeaderProblem, IoFailure, LOG_FILE, MAGIC, MAX_PAYLOAD, OpenError, Position, RecordedEvent,
+    HeaderProblem, LOG_FILE, MAGIC, MAX_PAYLOAD, OpenError, Position, REBOOT_MARKER, RecordedEvent,
     SideFileError, SimDisk, SimStorage, Storage, StreamId, Timestamp, TornTail, Version, crc32,
     crc32_of, decode, encode, encode_fields, parse_fields,
 };
@@ -1382,15 +1382,32 @@ fn run_until_failure(disk: &SimDisk) -> (Model, Option<(Step, AppendError)>, boo
     (acknowledged, None, true)
 }
 
+/// How the n-th operation of the fault drill fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// It and every later one: the process is killed there.
+    Killed,
+    /// Only it: an error the process sees and lives through.
+    Once,
+    /// It once, then the process is killed at the next operation: a
+    /// write-back error followed by a kill before the cut-back.
+    OnceThenKilled,
+}
+
 // ANCHOR: fault_drill
 #[test]
 fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() {
-    for (n, killed) in (0..).flat_map(|n| [(n, true), (n, false)]) {
+    let modes = [Fault::Killed, Fault::Once, Fault::OnceThenKilled];
+    for (n, mode) in (0..).flat_map(|n| modes.map(|mode| (n, mode))) {
         // given a disk whose n-th operation fails: every one after it too,
-        // as if the process was killed there, or only that one, as an
-        // error the process sees and lives through
+        // as if the process was killed there; or only that one, as an
+        // error the process sees and lives through; or only that one, and
+        // then the process is killed at the next
         let disk = SimDisk::new();
-        disk.fail_op(n, io::ErrorKind::Other, killed);
+        disk.fail_op(n, io::ErrorKind::Other, mode == Fault::Killed);
+        if mode == Fault::OnceThenKilled {
+            disk.also_fail_op(n + 1, io::ErrorKind::Other, true);
+        }
 
         // when the script runs until the failure
         let (acknowledged, failed, opened) = run_until_failure(&disk);
@@ -1400,15 +1417,25 @@ fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() 
 
         // then, on restart, the store holds every acknowledged append, and
         // the failed one either whole or not at all; retrying it under its
-        // command id puts it there exactly once
+        // command id puts it there exactly once. A process killed after a
+        // failed sync leaves nothing that says so, and a store that left
+        // its marker asks for the same: the machine reboots (a power loss
+        // here) before the restart, and the operator removes the marker
         disk.clear_fault();
+        let disk = if mode == Fault::OnceThenKilled || disk.file(REBOOT_MARKER).is_some() {
+            let rebooted = disk.power_loss(n);
+            rebooted.remove_file(REBOOT_MARKER);
+            rebooted
+        } else {
+            disk
+        };
         let mut store = DurableStore::open(disk.storage()).expect("a restart opens");
-        let context = format!("failure at op {n}, killed: {killed}");
+        let context = format!("failure at op {n}, {mode:?}");
         let unknown = failed.as_ref().map(|(step, _)| step);
         let present = check_against_model(&store, &acknowledged, unknown, &context);
         if let Some((step, error)) = &failed {
             assert!(
-                matches!(error, AppendError::Io(IoFailure { .. })),
+                matches!(error, AppendError::Io { .. }),
                 "{context}: {error}"
             );
             let mut expected = acknowledged.clone();
@@ -1479,7 +1506,7 @@ fn a_failed_fsync_poisons_the_store_and_cuts_the_unacknowledged_frame_off_at_onc
     // then it is not acknowledged, the handle cuts the log back to the last
     // acknowledged end and syncs the cut before it answers, and the store
     // is poisoned, though the disk works again: appends fail, reads go on
-    let Err(AppendError::Io(failure)) = failed else {
+    let Err(AppendError::Io { failure, .. }) = failed else {
         panic!("expected a failed sync, got {failed:?}")
     };
     assert_eq!(
@@ -1580,6 +1607,143 @@ fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() 
 }
 
 #[test]
+fn a_failed_sync_at_open_leaves_a_marker_and_no_open_trusts_the_log_before_a_reboot() {
+    for seed in 0..8 {
+        // given a writer killed at the sync of its second append, so the
+        // frame sits in the file unsynced, and a restart whose own sync of
+        // the log fails once, as a write-back error
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_op(1, io::ErrorKind::Other, true);
+        assert!(apply(&mut store, &steps[1]).is_err());
+        drop(store);
+        disk.clear_fault();
+        disk.fail_op(4, io::ErrorKind::Other, false); // lock, list, read, sync_dir, sync
+        let first = DurableStore::open(disk.storage());
+        let Err(OpenError::Io(failure)) = &first else {
+            panic!("expected a failed sync, got {:?}", first.err())
+        };
+        assert_eq!(failure.operation, "sync");
+        assert!(
+            OpenError::Io(failure.clone())
+                .to_string()
+                .contains("reboot the machine"),
+            "the error says what to do"
+        );
+
+        // when the store is opened again on the same running system
+        let second = DurableStore::open(disk.storage());
+
+        // then it refuses, because the frame it would read may be in pages
+        // the failed sync marked clean without writing them
+        assert_eq!(second.err(), Some(OpenError::RebootRequired));
+        assert!(disk.file(REBOOT_MARKER).is_some());
+
+        // and after a reboot, once the operator removes the marker, the
+        // retry is acknowledged and survives a power loss
+        let rebooted = disk.power_loss(seed);
+        assert!(
+            rebooted.file(REBOOT_MARKER).is_some(),
+            "the marker is durable"
+        );
+        rebooted.remove_file(REBOOT_MARKER);
+        let mut store = DurableStore::open(rebooted.storage()).expect("opens after the reboot");
+        apply(&mut store, &steps[1]).expect("the retry is acknowledged");
+        drop(store);
+        let after = DurableStore::open(rebooted.power_loss(seed).storage()).expect("reopens");
+        check_against_model(
+            &after,
+            &model_of(&steps[..2]),
+            None,
+            &format!("seed {seed}"),
+        );
+    }
+}
+
+#[test]
+fn an_append_whose_cut_back_failed_says_reboot_and_no_open_trusts_the_log_before_one() {
+    // the cut-back's set_len fails, or its sync does
+    for (what, also_at) in [("set_len", 2), ("the cut's sync", 3)] {
+        // given a store with one acknowledged append, whose next sync fails
+        // with a write-back error, and then the cut-back fails too
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_op(1, io::ErrorKind::Other, false); // 0 the write, 1 the sync
+        disk.also_fail_op(also_at, io::ErrorKind::Other, false);
+
+        // when the append fails and the store is opened again on the same
+        // running system
+        let failed = apply(&mut store, &steps[1]);
+        drop(store);
+        let reopened = DurableStore::open(disk.storage());
+
+        // then the error says the log was not cut back and a reboot is
+        // needed, and no open trusts the frame it may still show
+        let Err(error @ AppendError::Io { cut_back, .. }) = &failed else {
+            panic!("{what}: expected a failed sync, got {failed:?}")
+        };
+        assert!(!cut_back, "{what}");
+        assert!(error.to_string().contains("reboot"), "{what}: {error}");
+        assert_eq!(reopened.err(), Some(OpenError::RebootRequired), "{what}");
+
+        // and after a reboot and the marker's removal, the retry is written
+        // again and survives a power loss
+        let rebooted = disk.power_loss(0);
+        rebooted.remove_file(REBOOT_MARKER);
+        let mut store = DurableStore::open(rebooted.storage()).expect("opens after the reboot");
+        assert_eq!(
+            apply(&mut store, &steps[1]),
+            Ok(Appended::Now(Version(1))),
+            "{what}"
+        );
+        drop(store);
+        let after = DurableStore::open(rebooted.power_loss(1).storage()).expect("reopens");
+        check_against_model(&after, &model_of(&steps[..2]), None, what);
+    }
+}
+
+#[test]
+fn an_append_whose_cut_back_succeeded_says_so_and_needs_no_reboot() {
+    // given a store whose next sync fails once, as a write-back error
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    let steps = script();
+    apply(&mut store, &steps[0]).expect("accepted");
+    disk.fail_op(1, io::ErrorKind::Other, false);
+
+    // when the append fails
+    let failed = apply(&mut store, &steps[1]);
+
+    // then the log was cut back, the error says so, and no marker is left
+    let Err(error @ AppendError::Io { cut_back, .. }) = &failed else {
+        panic!("expected a failed sync, got {failed:?}")
+    };
+    assert!(cut_back);
+    assert!(error.to_string().contains("cut back"), "{error}");
+    assert_eq!(disk.file(REBOOT_MARKER), None);
+}
+
+#[test]
+fn the_reboot_marker_cannot_be_written_as_a_side_file() {
+    // given an open store
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+
+    // when a side file is given the marker's name
+    let written = store.write_side_file(REBOOT_MARKER, b"x");
+
+    // then it is refused
+    assert_eq!(
+        written,
+        Err(SideFileError::BadName(REBOOT_MARKER.to_string()))
+    );
+}
+
+#[test]
 fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_off_at_once() {
     // given a store with four acknowledged appends on a disk that fills up
     let disk = SimDisk::new();
@@ -1597,7 +1761,7 @@ fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_
     // then it is refused with the disk's error, reads go on, the half
     // frame is cut off before the append returns, and a reopen finds the
     // four appends and no torn tail
-    let Err(AppendError::Io(failure)) = failed else {
+    let Err(AppendError::Io { failure, .. }) = failed else {
         panic!("expected a failed write, got {failed:?}")
     };
     assert_eq!(
@@ -2209,7 +2373,7 @@ mod exercises {
             3,
         );
         assert!(
-            matches!(failing, Err(RetryError::GaveUp(AppendError::Io(_)))),
+            matches!(failing, Err(RetryError::GaveUp(AppendError::Io { .. }))),
             "{failing:?}"
         );
         assert_eq!(reopens.get(), 2, "three tries, two reopens");
