@@ -1744,6 +1744,39 @@ fn the_reboot_marker_cannot_be_written_as_a_side_file() {
 }
 
 #[test]
+fn an_append_cut_back_after_a_failed_sync_that_wrote_its_frame_anyway_stays_gone_after_a_power_loss()
+ {
+    for seed in 0..16 {
+        // given a store with one acknowledged append, whose next sync
+        // makes the frame durable and then reports an error anyway
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_sync_after_writing(1, io::ErrorKind::Other); // 0 the write, 1 the sync
+
+        // when the append fails, the log is cut back, and the power fails
+        let failed = apply(&mut store, &steps[1]);
+        let after = disk.power_loss(seed);
+        drop(store);
+
+        // then the error says the log was cut back, and it was, on the disk
+        // too: the frame does not come back with the power
+        assert!(
+            matches!(failed, Err(AppendError::Io { cut_back: true, .. })),
+            "seed {seed}: {failed:?}"
+        );
+        let reopened = DurableStore::open(after.storage()).expect("reopens");
+        check_against_model(
+            &reopened,
+            &model_of(&steps[..1]),
+            None,
+            &format!("seed {seed}"),
+        );
+    }
+}
+
+#[test]
 fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_off_at_once() {
     // given a store with four acknowledged appends on a disk that fills up
     let disk = SimDisk::new();

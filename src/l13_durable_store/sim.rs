@@ -30,6 +30,11 @@ struct Disk {
     /// A second fault beside the first, so that a drill can combine a
     /// write-back error with a later kill or a later failed `set_len`.
     also: Option<Fault>,
+    /// A sync that is to make its writes durable and then report an error
+    /// anyway: set by [`SimDisk::fail_sync_after_writing`].
+    late: Option<Fault>,
+    /// The error that sync reports, once its work is done.
+    late_error: Option<io::ErrorKind>,
     trace: Vec<String>,
 }
 
@@ -112,11 +117,26 @@ impl SimDisk {
         });
     }
 
+    /// Makes the operation `n` operations from now, if it is a sync, make
+    /// everything it was asked to durable and then report an error anyway,
+    /// as when the error comes from another write-back than its own. Any
+    /// other operation there does not fail.
+    pub fn fail_sync_after_writing(&self, n: u64, kind: io::ErrorKind) {
+        let mut disk = self.disk();
+        let at = disk.ops + n;
+        disk.late = Some(Fault {
+            at,
+            kind,
+            persistent: false,
+        });
+    }
+
     /// Removes any fault still to come.
     pub fn clear_fault(&self) {
         let mut disk = self.disk();
         disk.fault = None;
         disk.also = None;
+        disk.late = None;
     }
 
     /// Removes `name` for good, as an operator's `rm` followed by a sync of
@@ -231,6 +251,10 @@ impl Disk {
         let n = self.ops;
         self.ops += 1;
         self.trace.push(format!("{operation} {name}"));
+        self.late_error = self
+            .late
+            .filter(|late| late.at == n && operation == "sync")
+            .map(|late| late.kind);
         for fault in [self.fault, self.also].into_iter().flatten() {
             if n == fault.at || (fault.persistent && n > fault.at) {
                 return Err(fault.kind);
@@ -338,7 +362,10 @@ impl Storage for SimStorage {
                         Unsynced::SetLen(len) => file.durable.resize(len, 0),
                     }
                 }
-                Ok(())
+                match disk.late_error.take() {
+                    Some(kind) => Err(kind.into()),
+                    None => Ok(()),
+                }
             }
             Err(kind) => {
                 if !killed {
