@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pretty_assertions::assert_eq;
 
 use es_workbook::l13_durable_store::{
-    AccountEvent, AppendError, Appended, Cents, CommandId, Currency, Damage, DurableStore,
-    EventRecord, ExpectedVersion, FRAME_HEADER_LEN, Fingerprint, HEADER_LEN, HeaderProblem,
-    IoFailure, LOG_FILE, MAGIC, MAX_PAYLOAD, OpenError, Position, RecordedEvent, SideFileError,
-    SimDisk, SimStorage, Storage, StreamId, Timestamp, TornTail, Version, crc32, crc32_of, decode,
-    encode,
+    AccountEvent, AppendError, Appended, Cents, CommandId, Currency, Damage, DecodeError,
+    DurableStore, EventRecord, ExpectedVersion, FRAME_HEADER_LEN, Fingerprint, HEADER_LEN,
+    HeaderProblem, LOG_FILE, MAGIC, MAX_PAYLOAD, OpenError, Position, REBOOT_MARKER, RecordedEvent,
+    SideFileError, SimDisk, SimStorage, Storage, StreamId, Timestamp, TornTail, Version, crc32,
+    crc32_of, decode, encode, encode_fields, parse_fields,
 };
 
 // ---------------------------------------------------------------------------
@@ -1043,9 +1043,165 @@ fn a_length_rewritten_with_its_check_to_swallow_later_frames_is_refused_not_cut_
         opened.err(),
         Some(OpenError::Corrupt {
             offset: at as u64,
-            damage: Damage::SwallowsFrames,
+            damage: Damage::SwallowsFrames {
+                frame_at: ends[3] as u64
+            },
         })
     );
+}
+
+/// A string that is, byte for byte, a whole frame of kind 1 around a payload
+/// of `len` bytes or a little more (length check and checksum both good),
+/// ASCII with no `\n` and no `\`: what a hostile user could choose as an
+/// owner's name.
+fn a_whole_frame_as_text(len: usize) -> String {
+    let plain = |bytes: &[u8]| bytes.iter().all(|&b| b < 0x80 && b != b'\n' && b != b'\\');
+    let mut size = len as u32;
+    while !(plain(&size.to_le_bytes()) && plain(&crc32(&size.to_le_bytes()).to_le_bytes())) {
+        size += 1;
+    }
+    let length = size.to_le_bytes();
+    let mut payload = vec![b'A'; size as usize];
+    for tag in 0u64.. {
+        payload[..8].copy_from_slice(format!("{tag:08}").as_bytes());
+        let checksum = crc32_of(&[&length, &[1], &payload]).to_le_bytes();
+        if plain(&checksum) {
+            let mut frame = length.to_vec();
+            frame.extend_from_slice(&crc32(&length).to_le_bytes());
+            frame.extend_from_slice(&checksum);
+            frame.push(1);
+            frame.extend_from_slice(&payload);
+            return String::from_utf8(frame).expect("every byte is ASCII");
+        }
+    }
+    unreachable!("some tag gives a checksum of plain bytes")
+}
+
+#[test]
+fn a_torn_append_whose_owner_name_is_a_whole_frame_opens_at_every_cut() {
+    // given a log with one acknowledged append, and the bytes of a second
+    // append, never synced, whose owner's name is itself a whole frame
+    let owner = a_whole_frame_as_text(40);
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("a fresh disk opens");
+    store
+        .append(
+            &stream("a"),
+            ExpectedVersion::NoStream,
+            vec![opened("Ann")],
+            Timestamp(1),
+            None,
+        )
+        .expect("the first append is acknowledged");
+    let before = disk.file(LOG_FILE).expect("the log exists").len();
+    disk.fail_op(1, io::ErrorKind::Other, true);
+    let killed = store.append(
+        &stream("b"),
+        ExpectedVersion::NoStream,
+        vec![opened(&owner)],
+        Timestamp(2),
+        None,
+    );
+    assert!(killed.is_err(), "the writer is killed at its sync");
+    drop(store);
+    let file = disk.file(LOG_FILE).expect("the log exists");
+
+    for cut in before + 1..file.len() {
+        // when the second append is cut short at any byte
+        let opened = open_bytes(&file[..cut]);
+
+        // then the store opens with the first append and drops the rest as
+        // a torn tail
+        let store = opened.unwrap_or_else(|error| panic!("cut at {cut}: {error}"));
+        assert_eq!(
+            store.recovery().torn_tail.map(|t| t.offset),
+            Some(before as u64),
+            "cut at {cut}"
+        );
+        assert_eq!(store.read_all(Position(0)).len(), 1, "cut at {cut}");
+    }
+}
+
+#[test]
+fn user_data_cannot_put_a_zero_byte_or_a_frame_header_into_the_log() {
+    // given an owner's name made of thousands of frame headers, each with a
+    // good length check and a valid kind, and a NUL of its own
+    let plain = |bytes: &[u8]| bytes.iter().all(|&b| b < 0x80 && b != b'\n' && b != b'\\');
+    let mut size: u32 = 400_000;
+    while !(plain(&size.to_le_bytes()) && plain(&crc32(&size.to_le_bytes()).to_le_bytes())) {
+        size += 1;
+    }
+    let mut header = size.to_le_bytes().to_vec();
+    header.extend_from_slice(&crc32(&size.to_le_bytes()).to_le_bytes());
+    header.extend_from_slice(b"AAAA");
+    header.push(1);
+    let mut owner = String::from_utf8(header.repeat(10_000)).expect("every byte is ASCII");
+    owner.push('\0');
+
+    // when it is appended and the log read back
+    let dir = SimDisk::new();
+    let mut store = DurableStore::open(dir.storage()).expect("a fresh disk opens");
+    store
+        .append(
+            &stream("a"),
+            ExpectedVersion::NoStream,
+            vec![opened(&owner)],
+            Timestamp(1),
+            None,
+        )
+        .expect("the append is acknowledged");
+    drop(store);
+    let file = dir.file(LOG_FILE).expect("the log exists");
+
+    // then no payload holds a zero byte, so the only offsets where a frame
+    // header could start (a length of at most 2^20 has a zero top byte,
+    // and passes its check) are the real frames'
+    let mut starts = Vec::new();
+    let mut at = HEADER_LEN;
+    while at < file.len() {
+        starts.push(at);
+        let length = u32::from_le_bytes(file[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let payload = &file[at + FRAME_HEADER_LEN..at + FRAME_HEADER_LEN + length];
+        assert!(
+            !payload.contains(&0),
+            "the payload at {at} holds a zero byte"
+        );
+        at += FRAME_HEADER_LEN + length;
+    }
+    let candidates: Vec<usize> = (HEADER_LEN..file.len() - FRAME_HEADER_LEN)
+        .filter(|&at| {
+            file[at + 3] == 0
+                && file[at + 12] == 1
+                && crc32(&file[at..at + 4]).to_le_bytes() == file[at + 4..at + 8]
+        })
+        .collect();
+    assert_eq!(candidates, starts);
+    // and the name, NUL and all, reads back as written
+    let reopened = DurableStore::open(dir.storage()).expect("the log opens");
+    assert_eq!(
+        reopened.read_all(Position(0))[0].record,
+        opened(&owner),
+        "the owner's name round-trips"
+    );
+}
+
+#[test]
+fn a_nul_in_a_value_is_written_escaped_and_a_raw_nul_is_refused() {
+    // given a value holding a NUL
+    let fields = [("name", "a\0b")];
+
+    // when it is encoded, and bytes with a raw NUL are read
+    let encoded = encode_fields(&fields);
+    let raw = parse_fields(b"name=a\0b\n");
+
+    // then the NUL is written as `\0`, read back as NUL, and a raw one is
+    // refused
+    assert_eq!(encoded, "name=a\\0b\n");
+    assert_eq!(
+        parse_fields(encoded.as_bytes()),
+        Ok(vec![("name".to_string(), "a\0b".to_string())])
+    );
+    assert_eq!(raw, Err(DecodeError::RawNul { offset: 0 }));
 }
 
 #[test]
@@ -1226,15 +1382,32 @@ fn run_until_failure(disk: &SimDisk) -> (Model, Option<(Step, AppendError)>, boo
     (acknowledged, None, true)
 }
 
+/// How the n-th operation of the fault drill fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// It and every later one: the process is killed there.
+    Killed,
+    /// Only it: an error the process sees and lives through.
+    Once,
+    /// It once, then the process is killed at the next operation: a
+    /// write-back error followed by a kill before the cut-back.
+    OnceThenKilled,
+}
+
 // ANCHOR: fault_drill
 #[test]
 fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() {
-    for (n, killed) in (0..).flat_map(|n| [(n, true), (n, false)]) {
+    let modes = [Fault::Killed, Fault::Once, Fault::OnceThenKilled];
+    for (n, mode) in (0..).flat_map(|n| modes.map(|mode| (n, mode))) {
         // given a disk whose n-th operation fails: every one after it too,
-        // as if the process was killed there, or only that one, as an
-        // error the process sees and lives through
+        // as if the process was killed there; or only that one, as an
+        // error the process sees and lives through; or only that one, and
+        // then the process is killed at the next
         let disk = SimDisk::new();
-        disk.fail_op(n, io::ErrorKind::Other, killed);
+        disk.fail_op(n, io::ErrorKind::Other, mode == Fault::Killed);
+        if mode == Fault::OnceThenKilled {
+            disk.also_fail_op(n + 1, io::ErrorKind::Other, true);
+        }
 
         // when the script runs until the failure
         let (acknowledged, failed, opened) = run_until_failure(&disk);
@@ -1244,15 +1417,25 @@ fn failing_the_nth_storage_operation_for_every_n_loses_no_acknowledged_append() 
 
         // then, on restart, the store holds every acknowledged append, and
         // the failed one either whole or not at all; retrying it under its
-        // command id puts it there exactly once
+        // command id puts it there exactly once. A process killed after a
+        // failed sync leaves nothing that says so, and a store that left
+        // its marker asks for the same: the machine reboots (a power loss
+        // here) before the restart, and the operator removes the marker
         disk.clear_fault();
+        let disk = if mode == Fault::OnceThenKilled || disk.file(REBOOT_MARKER).is_some() {
+            let rebooted = disk.power_loss(n);
+            rebooted.remove_file(REBOOT_MARKER);
+            rebooted
+        } else {
+            disk
+        };
         let mut store = DurableStore::open(disk.storage()).expect("a restart opens");
-        let context = format!("failure at op {n}, killed: {killed}");
+        let context = format!("failure at op {n}, {mode:?}");
         let unknown = failed.as_ref().map(|(step, _)| step);
         let present = check_against_model(&store, &acknowledged, unknown, &context);
         if let Some((step, error)) = &failed {
             assert!(
-                matches!(error, AppendError::Io(IoFailure { .. })),
+                matches!(error, AppendError::Io { .. }),
                 "{context}: {error}"
             );
             let mut expected = acknowledged.clone();
@@ -1323,7 +1506,7 @@ fn a_failed_fsync_poisons_the_store_and_cuts_the_unacknowledged_frame_off_at_onc
     // then it is not acknowledged, the handle cuts the log back to the last
     // acknowledged end and syncs the cut before it answers, and the store
     // is poisoned, though the disk works again: appends fail, reads go on
-    let Err(AppendError::Io(failure)) = failed else {
+    let Err(AppendError::Io { failure, .. }) = failed else {
         panic!("expected a failed sync, got {failed:?}")
     };
     assert_eq!(
@@ -1424,6 +1607,176 @@ fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() 
 }
 
 #[test]
+fn a_failed_sync_at_open_leaves_a_marker_and_no_open_trusts_the_log_before_a_reboot() {
+    for seed in 0..8 {
+        // given a writer killed at the sync of its second append, so the
+        // frame sits in the file unsynced, and a restart whose own sync of
+        // the log fails once, as a write-back error
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_op(1, io::ErrorKind::Other, true);
+        assert!(apply(&mut store, &steps[1]).is_err());
+        drop(store);
+        disk.clear_fault();
+        disk.fail_op(4, io::ErrorKind::Other, false); // lock, list, read, sync_dir, sync
+        let first = DurableStore::open(disk.storage());
+        let Err(OpenError::Io(failure)) = &first else {
+            panic!("expected a failed sync, got {:?}", first.err())
+        };
+        assert_eq!(failure.operation, "sync");
+        assert!(
+            OpenError::Io(failure.clone())
+                .to_string()
+                .contains("reboot the machine"),
+            "the error says what to do"
+        );
+
+        // when the store is opened again on the same running system
+        let second = DurableStore::open(disk.storage());
+
+        // then it refuses, because the frame it would read may be in pages
+        // the failed sync marked clean without writing them
+        assert_eq!(second.err(), Some(OpenError::RebootRequired));
+        assert!(disk.file(REBOOT_MARKER).is_some());
+
+        // and after a reboot, once the operator removes the marker, the
+        // retry is acknowledged and survives a power loss
+        let rebooted = disk.power_loss(seed);
+        assert!(
+            rebooted.file(REBOOT_MARKER).is_some(),
+            "the marker is durable"
+        );
+        rebooted.remove_file(REBOOT_MARKER);
+        let mut store = DurableStore::open(rebooted.storage()).expect("opens after the reboot");
+        apply(&mut store, &steps[1]).expect("the retry is acknowledged");
+        drop(store);
+        let after = DurableStore::open(rebooted.power_loss(seed).storage()).expect("reopens");
+        check_against_model(
+            &after,
+            &model_of(&steps[..2]),
+            None,
+            &format!("seed {seed}"),
+        );
+    }
+}
+
+#[test]
+fn an_append_whose_cut_back_failed_says_reboot_and_no_open_trusts_the_log_before_one() {
+    // the cut-back's set_len fails, or its sync does
+    for (what, also_at) in [("set_len", 2), ("the cut's sync", 3)] {
+        // given a store with one acknowledged append, whose next sync fails
+        // with a write-back error, and then the cut-back fails too
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_op(1, io::ErrorKind::Other, false); // 0 the write, 1 the sync
+        disk.also_fail_op(also_at, io::ErrorKind::Other, false);
+
+        // when the append fails and the store is opened again on the same
+        // running system
+        let failed = apply(&mut store, &steps[1]);
+        drop(store);
+        let reopened = DurableStore::open(disk.storage());
+
+        // then the error says the log was not cut back and a reboot is
+        // needed, and no open trusts the frame it may still show
+        let Err(error @ AppendError::Io { cut_back, .. }) = &failed else {
+            panic!("{what}: expected a failed sync, got {failed:?}")
+        };
+        assert!(!cut_back, "{what}");
+        assert!(error.to_string().contains("reboot"), "{what}: {error}");
+        assert_eq!(reopened.err(), Some(OpenError::RebootRequired), "{what}");
+
+        // and after a reboot and the marker's removal, the retry is written
+        // again and survives a power loss
+        let rebooted = disk.power_loss(0);
+        rebooted.remove_file(REBOOT_MARKER);
+        let mut store = DurableStore::open(rebooted.storage()).expect("opens after the reboot");
+        assert_eq!(
+            apply(&mut store, &steps[1]),
+            Ok(Appended::Now(Version(1))),
+            "{what}"
+        );
+        drop(store);
+        let after = DurableStore::open(rebooted.power_loss(1).storage()).expect("reopens");
+        check_against_model(&after, &model_of(&steps[..2]), None, what);
+    }
+}
+
+#[test]
+fn an_append_whose_cut_back_succeeded_says_so_and_needs_no_reboot() {
+    // given a store whose next sync fails once, as a write-back error
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    let steps = script();
+    apply(&mut store, &steps[0]).expect("accepted");
+    disk.fail_op(1, io::ErrorKind::Other, false);
+
+    // when the append fails
+    let failed = apply(&mut store, &steps[1]);
+
+    // then the log was cut back, the error says so, and no marker is left
+    let Err(error @ AppendError::Io { cut_back, .. }) = &failed else {
+        panic!("expected a failed sync, got {failed:?}")
+    };
+    assert!(cut_back);
+    assert!(error.to_string().contains("cut back"), "{error}");
+    assert_eq!(disk.file(REBOOT_MARKER), None);
+}
+
+#[test]
+fn the_reboot_marker_cannot_be_written_as_a_side_file() {
+    // given an open store
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+
+    // when a side file is given the marker's name
+    let written = store.write_side_file(REBOOT_MARKER, b"x");
+
+    // then it is refused
+    assert_eq!(
+        written,
+        Err(SideFileError::BadName(REBOOT_MARKER.to_string()))
+    );
+}
+
+#[test]
+fn an_append_cut_back_after_a_failed_sync_that_wrote_its_frame_anyway_stays_gone_after_a_power_loss()
+ {
+    for seed in 0..16 {
+        // given a store with one acknowledged append, whose next sync
+        // makes the frame durable and then reports an error anyway
+        let disk = SimDisk::new();
+        let mut store = DurableStore::open(disk.storage()).expect("opens");
+        let steps = script();
+        apply(&mut store, &steps[0]).expect("accepted");
+        disk.fail_sync_after_writing(1, io::ErrorKind::Other); // 0 the write, 1 the sync
+
+        // when the append fails, the log is cut back, and the power fails
+        let failed = apply(&mut store, &steps[1]);
+        let after = disk.power_loss(seed);
+        drop(store);
+
+        // then the error says the log was cut back, and it was, on the disk
+        // too: the frame does not come back with the power
+        assert!(
+            matches!(failed, Err(AppendError::Io { cut_back: true, .. })),
+            "seed {seed}: {failed:?}"
+        );
+        let reopened = DurableStore::open(after.storage()).expect("reopens");
+        check_against_model(
+            &reopened,
+            &model_of(&steps[..1]),
+            None,
+            &format!("seed {seed}"),
+        );
+    }
+}
+
+#[test]
 fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_off_at_once() {
     // given a store with four acknowledged appends on a disk that fills up
     let disk = SimDisk::new();
@@ -1441,7 +1794,7 @@ fn a_full_disk_refuses_the_append_keeps_serving_reads_and_the_half_frame_is_cut_
     // then it is refused with the disk's error, reads go on, the half
     // frame is cut off before the append returns, and a reopen finds the
     // four appends and no torn tail
-    let Err(AppendError::Io(failure)) = failed else {
+    let Err(AppendError::Io { failure, .. }) = failed else {
         panic!("expected a failed write, got {failed:?}")
     };
     assert_eq!(
@@ -1568,6 +1921,75 @@ fn verify_on_a_poisoned_store_checks_what_was_acknowledged_and_not_the_failed_fr
 
     // then it checks the acknowledged frames and reports no damage
     assert_eq!(verified.map(|v| (v.frames, v.events)), Ok((1, 2)),);
+}
+
+#[test]
+fn in_the_simulator_a_killed_process_writes_nothing() {
+    // given a file with four bytes, and a process killed at its next
+    // operation
+    let disk = SimDisk::new();
+    let mut storage = disk.storage();
+    storage.write_at("x", 0, b"abcd").expect("the disk works");
+    disk.fail_op(0, io::ErrorKind::Other, true);
+
+    // when it goes on writing, at the kill and after it
+    let at_the_kill = storage.write_at("x", 4, b"EFGH");
+    let after_it = storage.write_at("x", 8, b"IJKL");
+
+    // then every write fails and none of them changes the file, for the
+    // running system or for a power loss
+    assert!(at_the_kill.is_err() && after_it.is_err());
+    assert_eq!(disk.file("x"), Some(b"abcd".to_vec()));
+    for seed in 0..8 {
+        let content = disk.power_loss(seed).file("x").unwrap_or_default();
+        assert!(b"abcd".starts_with(&content), "seed {seed}: {content:?}");
+    }
+}
+
+#[test]
+fn in_the_simulator_a_failed_sync_loses_its_writes_even_when_a_later_sync_succeeds() {
+    for seed in 0..8 {
+        // given a synced file, a write to it, and a sync of that write that
+        // fails once, as a write-back error
+        let disk = SimDisk::new();
+        let mut storage = disk.storage();
+        storage.write_at("x", 0, b"old").expect("the disk works");
+        storage.sync("x").expect("the disk works");
+        storage.sync_dir().expect("the disk works");
+        storage.write_at("x", 3, b"new").expect("the disk works");
+        disk.fail_op(0, io::ErrorKind::Other, false);
+        assert!(storage.sync("x").is_err(), "the first sync fails");
+
+        // when a second sync succeeds and the power fails
+        storage.sync("x").expect("the second sync succeeds");
+        let after = disk.power_loss(seed);
+
+        // then the running system showed the write, but the disk never got
+        // it: the second sync had nothing left to write
+        assert_eq!(disk.file("x"), Some(b"oldnew".to_vec()));
+        assert_eq!(after.file("x"), Some(b"old".to_vec()), "seed {seed}");
+    }
+}
+
+#[test]
+fn in_the_simulator_a_second_fault_can_follow_a_write_back_error() {
+    // given a write-back error at the second operation, and a kill at the
+    // third
+    let disk = SimDisk::new();
+    let mut storage = disk.storage();
+    disk.fail_op(1, io::ErrorKind::Other, false);
+    disk.also_fail_op(2, io::ErrorKind::Other, true);
+
+    // when the process writes, syncs, and tries to cut and write again
+    let written = storage.write_at("x", 0, b"abcd");
+    let synced = storage.sync("x");
+    let cut = storage.set_len("x", 0);
+    let again = storage.write_at("x", 0, b"EFGH");
+
+    // then the write landed in the running system, the sync failed and lost
+    // it, and the killed process changed nothing after
+    assert!(written.is_ok() && synced.is_err() && cut.is_err() && again.is_err());
+    assert_eq!(disk.file("x"), Some(b"abcd".to_vec()));
 }
 
 // ---------------------------------------------------------------------------
@@ -1984,7 +2406,7 @@ mod exercises {
             3,
         );
         assert!(
-            matches!(failing, Err(RetryError::GaveUp(AppendError::Io(_)))),
+            matches!(failing, Err(RetryError::GaveUp(AppendError::Io { .. }))),
             "{failing:?}"
         );
         assert_eq!(reopens.get(), 2, "three tries, two reopens");

@@ -20,8 +20,11 @@ pub struct EventRecord {
 }
 
 /// Writes each field as a `key=value` line ending in `\n`. In a value, a
-/// backslash is written `\\` and a newline `\n`; every other character is
-/// written as it is. Keys never contain `=` or a newline.
+/// backslash is written `\\`, a newline `\n` and a NUL byte `\0`; every
+/// other character is written as it is. Keys never contain `=`, a newline
+/// or a NUL. So an encoded payload never holds a zero byte, and the frame
+/// around it can rely on that: every frame's length field holds one (see
+/// `format.rs`), so no data a user stores can pass for a frame.
 pub fn encode_fields(fields: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (key, value) in fields {
@@ -31,6 +34,7 @@ pub fn encode_fields(fields: &[(&str, &str)]) -> String {
             match c {
                 '\\' => out.push_str("\\\\"),
                 '\n' => out.push_str("\\n"),
+                '\0' => out.push_str("\\0"),
                 c => out.push(c),
             }
         }
@@ -40,7 +44,8 @@ pub fn encode_fields(fields: &[(&str, &str)]) -> String {
 }
 
 /// Reads back what [`encode_fields`] writes, and nothing else: UTF-8, every
-/// line ended by `\n`, a key up to the first `=`, and only the two escapes.
+/// line ended by `\n`, a key up to the first `=`, only the three escapes,
+/// and no NUL byte anywhere (the encoder never writes one).
 /// What it allocates grows with the payload, never with a number read from
 /// it.
 ///
@@ -58,6 +63,9 @@ pub fn parse_fields(payload: &[u8]) -> Result<Vec<(String, String)>, DecodeError
         let end = rest
             .find('\n')
             .ok_or(DecodeError::Unterminated { offset })?;
+        if rest[..end].contains('\0') {
+            return Err(DecodeError::RawNul { offset });
+        }
         let (key, value) = rest[..end]
             .split_once('=')
             .ok_or(DecodeError::MissingEquals { offset })?;
@@ -79,6 +87,7 @@ fn unescape(value: &str) -> Option<String> {
         match chars.next() {
             Some('\\') => out.push('\\'),
             Some('n') => out.push('\n'),
+            Some('0') => out.push('\0'),
             _ => return None,
         }
     }
@@ -146,7 +155,14 @@ pub enum DecodeError {
         /// Where the line starts.
         offset: usize,
     },
-    /// The line starting here has a backslash followed by neither `\` nor `n`.
+    /// The line starting here holds a NUL byte, which the encoder always
+    /// escapes.
+    RawNul {
+        /// Where the line starts.
+        offset: usize,
+    },
+    /// The line starting here has a backslash followed by none of `\`, `n`
+    /// and `0`.
     BadEscape {
         /// Where the line starts.
         offset: usize,
@@ -196,6 +212,9 @@ impl fmt::Display for DecodeError {
             }
             DecodeError::MissingEquals { offset } => {
                 write!(f, "the line at byte {offset} has no `=`")
+            }
+            DecodeError::RawNul { offset } => {
+                write!(f, "the line at byte {offset} holds an unescaped NUL byte")
             }
             DecodeError::BadEscape { offset } => {
                 write!(f, "the line at byte {offset} has a bad escape")

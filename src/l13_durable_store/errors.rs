@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 
-use super::format::{Damage, HeaderProblem, MAX_PAYLOAD};
+use super::format::{Damage, HeaderProblem, LOG_FILE, MAX_PAYLOAD};
 use super::ids::{CommandId, ExpectedVersion, Version};
 
 /// A storage operation that failed.
@@ -55,11 +55,22 @@ pub enum AppendError {
         bytes: usize,
     },
     /// Writing or syncing failed (a full disk, an I/O error). The store is
-    /// now poisoned, and has cut the log back to the end of what it
-    /// acknowledged, if the disk let it. The append may still be on disk,
-    /// whole, if the cut failed or the sync wrote it before failing: reopen
-    /// and retry under the same command id to find out.
-    Io(IoFailure),
+    /// now poisoned, and has tried to cut the log back to the end of what
+    /// it acknowledged, and to sync the cut. If it did (`cut_back`), the
+    /// append is not in the log: reopen and retry under the same command id.
+    /// If it did not, the file may still hold the frame, in pages a failed
+    /// sync marked clean without writing them, and only a reboot settles
+    /// what the disk holds: the store leaves a [`REBOOT_MARKER`] file (if
+    /// the disk lets it) and will not open until an operator removes it
+    /// after a reboot.
+    ///
+    /// [`REBOOT_MARKER`]: super::REBOOT_MARKER
+    Io {
+        /// The operation that failed.
+        failure: IoFailure,
+        /// Whether the log was cut back, and the cut synced.
+        cut_back: bool,
+    },
     /// An earlier write or sync failed, so this store accepts no more
     /// appends; reads are still served. Reopen it to recover.
     Poisoned(IoFailure),
@@ -72,8 +83,23 @@ pub enum OpenError {
     /// lock.
     InUse,
     /// A storage operation failed; nothing was changed that a second open
-    /// cannot redo.
+    /// cannot redo, with one exception. If the failure is the sync of the
+    /// log, the pages it was asked to write may have been marked clean
+    /// without reaching the disk, and a second open on the same running
+    /// system would read them and trust them. So after a failed sync at
+    /// open, the machine must reboot (or its page cache be dropped) before
+    /// the store is opened again; the store leaves a [`REBOOT_MARKER`] file
+    /// to say so, and refuses to open while it is there.
+    ///
+    /// [`REBOOT_MARKER`]: super::REBOOT_MARKER
     Io(IoFailure),
+    /// A sync of the log failed earlier, and the directory holds the
+    /// [`REBOOT_MARKER`] file: what the running system shows of the log may
+    /// not be on the disk. Reboot (or drop the page cache), then remove the
+    /// file and open again.
+    ///
+    /// [`REBOOT_MARKER`]: super::REBOOT_MARKER
+    RebootRequired,
     /// The log file's header is wrong: not a log, damaged, or a format
     /// version this code does not read.
     Header(HeaderProblem),
@@ -141,7 +167,22 @@ impl fmt::Display for AppendError {
                 f,
                 "the append needs {bytes} bytes, more than the {MAX_PAYLOAD} a frame holds"
             ),
-            AppendError::Io(failure) => write!(f, "{failure}; the store is now poisoned"),
+            AppendError::Io {
+                failure,
+                cut_back: true,
+            } => write!(
+                f,
+                "{failure}; the log was cut back to the last acknowledged append, \
+                 and the store is now poisoned"
+            ),
+            AppendError::Io {
+                failure,
+                cut_back: false,
+            } => write!(
+                f,
+                "{failure}; the log could not be cut back, so reboot the machine \
+                 before reopening; the store is now poisoned"
+            ),
             AppendError::Poisoned(failure) => write!(
                 f,
                 "the store is poisoned by an earlier failure ({failure}); reopen it"
@@ -154,7 +195,19 @@ impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OpenError::InUse => f.write_str("the store is in use by another writer"),
+            OpenError::Io(failure) if failure.operation == "sync" && failure.file == LOG_FILE => {
+                write!(
+                    f,
+                    "{failure}; reboot the machine (or drop the page cache) before opening again"
+                )
+            }
             OpenError::Io(failure) => write!(f, "{failure}"),
+            OpenError::RebootRequired => write!(
+                f,
+                "a sync of the log failed earlier, so what this machine shows of it may not \
+                 be on the disk: reboot (or drop the page cache), then remove {} and open again",
+                super::REBOOT_MARKER
+            ),
             OpenError::Header(problem) => write!(f, "bad log header: {problem}"),
             OpenError::Corrupt { offset, damage } => {
                 write!(f, "the log is corrupt at byte {offset}: {damage}")
@@ -177,7 +230,7 @@ impl std::error::Error for IoFailure {}
 impl std::error::Error for AppendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            AppendError::Io(failure) | AppendError::Poisoned(failure) => Some(failure),
+            AppendError::Io { failure, .. } | AppendError::Poisoned(failure) => Some(failure),
             _ => None,
         }
     }
@@ -189,7 +242,7 @@ impl std::error::Error for OpenError {
             OpenError::Io(failure) => Some(failure),
             OpenError::Header(problem) => Some(problem),
             OpenError::Corrupt { damage, .. } => Some(damage),
-            OpenError::InUse => None,
+            OpenError::InUse | OpenError::RebootRequired => None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The on-disk format: a file header, then frames. Each frame is length,
 //! length check, checksum, kind and payload, and the payload of an append
-//! is `key=value` lines. The chapter draws the layout; this file is the
-//! only code that knows it.
+//! is `key=value` lines, which never hold a zero byte. The chapter draws
+//! the layout; this file is the only code that knows it.
 
 use std::fmt;
 
@@ -97,7 +97,11 @@ pub enum Damage {
     /// The length passed its check but runs past the end of the file, and
     /// the bytes it would drop hold a whole frame: a torn write never cuts
     /// short a frame that has another whole frame after its start.
-    SwallowsFrames,
+    SwallowsFrames {
+        /// Where the first whole frame inside it starts, in bytes from the
+        /// start of the file.
+        frame_at: u64,
+    },
     /// The checksum does not match the length, kind and payload.
     Checksum,
     /// A frame kind this code does not know.
@@ -164,12 +168,16 @@ pub(super) fn next_frame(file: &[u8], offset: usize) -> Scanned<'_> {
     // whole frame starts inside it. A torn write leaves no whole frame
     // after its own start; a length damaged together with its check, which
     // the check cannot catch, could otherwise drop acknowledged frames.
+    // No payload holds a zero byte (the codec escapes NUL) and every length
+    // field does, so only offsets near frame headers get past the cheap
+    // checks of `is_whole_frame`: the search costs a few checksums per
+    // frame, whatever the data.
     if size > rest.len() - FRAME_HEADER_LEN {
-        let swallows = (1..rest.len()).any(|at| is_whole_frame(&rest[at..]));
-        return if swallows {
-            Scanned::Corrupt(Damage::SwallowsFrames)
-        } else {
-            Scanned::TornTail
+        return match (1..rest.len()).find(|&at| is_whole_frame(&rest[at..])) {
+            Some(at) => Scanned::Corrupt(Damage::SwallowsFrames {
+                frame_at: (offset + at) as u64,
+            }),
+            None => Scanned::TornTail,
         };
     }
     let end = FRAME_HEADER_LEN + size;
@@ -191,12 +199,16 @@ pub(super) fn next_frame(file: &[u8], offset: usize) -> Scanned<'_> {
 }
 // ANCHOR_END: scan
 
-/// Whether `bytes` start with a frame whose length check and checksum both
-/// pass.
+/// Whether `bytes` start with a frame of a known kind whose length check
+/// and checksum both pass. The cheap tests come first: a length's top byte
+/// is zero (lengths are at most 2^20), and no payload holds a zero byte.
 fn is_whole_frame(bytes: &[u8]) -> bool {
     let Some(header) = bytes.get(..FRAME_HEADER_LEN) else {
         return false;
     };
+    if header[3] != 0 || header[12] != KIND_APPEND {
+        return false;
+    }
     let length = [header[0], header[1], header[2], header[3]];
     if crc32(&length).to_le_bytes() != header[4..8] {
         return false;
@@ -339,9 +351,10 @@ impl fmt::Display for Damage {
             Damage::BadLength { length } => {
                 write!(f, "a length of {length}, outside 1..={MAX_PAYLOAD}")
             }
-            Damage::SwallowsFrames => {
-                f.write_str("the length runs past the end of the file, over whole frames")
-            }
+            Damage::SwallowsFrames { frame_at } => write!(
+                f,
+                "the length runs past the end of the file, over a whole frame at byte {frame_at}"
+            ),
             Damage::Checksum => f.write_str("the checksum does not match"),
             Damage::UnknownKind { kind } => write!(f, "unknown frame kind {kind}"),
             Damage::Payload(error) => write!(f, "the payload does not decode: {error}"),

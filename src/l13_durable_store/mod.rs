@@ -46,4 +46,4 @@ pub use ids::{
 };
 pub use sim::{SimDisk, SimStorage};
 pub use storage::{FsStorage, LOCK_FILE, Storage};
-pub use store::{DurableStore, Recovery, TornTail, Verified};
+pub use store::{DurableStore, REBOOT_MARKER, Recovery, TornTail, Verified};

@@ -27,6 +27,14 @@ struct Disk {
     locked: bool,
     ops: u64,
     fault: Option<Fault>,
+    /// A second fault beside the first, so that a drill can combine a
+    /// write-back error with a later kill or a later failed `set_len`.
+    also: Option<Fault>,
+    /// A sync that is to make its writes durable and then report an error
+    /// anyway: set by [`SimDisk::fail_sync_after_writing`].
+    late: Option<Fault>,
+    /// The error that sync reports, once its work is done.
+    late_error: Option<io::ErrorKind>,
     trace: Vec<String>,
 }
 
@@ -74,8 +82,8 @@ impl SimDisk {
     }
 
     /// Makes the operation `n` operations from now fail with `kind` (0: the
-    /// next one). A failing write writes the first half of its bytes first,
-    /// as a full disk does.
+    /// next one). A write that fails once writes the first half of its bytes
+    /// first, as a full disk does.
     ///
     /// Once (`persistent` false), the failure is an error the process sees
     /// and lives through, and a failed sync is a write-back error: the
@@ -83,9 +91,9 @@ impl SimDisk {
     /// though the running system still shows them until a power loss.
     ///
     /// If `persistent`, that operation and every later one fail, as when
-    /// the process is killed there: a sync it never finished loses nothing,
-    /// and what it left unsynced reaches the disk or not as a power loss
-    /// decides.
+    /// the process is killed there: a killed process writes nothing more, a
+    /// sync it never finished loses nothing, and what it left unsynced
+    /// reaches the disk or not as a power loss decides.
     pub fn fail_op(&self, n: u64, kind: io::ErrorKind, persistent: bool) {
         let mut disk = self.disk();
         let at = disk.ops + n;
@@ -96,9 +104,47 @@ impl SimDisk {
         });
     }
 
+    /// A second fault, `n` operations from now, beside the one
+    /// [`SimDisk::fail_op`] set: a write-back error followed by a kill, or
+    /// by a failed `set_len`.
+    pub fn also_fail_op(&self, n: u64, kind: io::ErrorKind, persistent: bool) {
+        let mut disk = self.disk();
+        let at = disk.ops + n;
+        disk.also = Some(Fault {
+            at,
+            kind,
+            persistent,
+        });
+    }
+
+    /// Makes the operation `n` operations from now, if it is a sync, make
+    /// everything it was asked to durable and then report an error anyway,
+    /// as when the error comes from another write-back than its own. Any
+    /// other operation there does not fail.
+    pub fn fail_sync_after_writing(&self, n: u64, kind: io::ErrorKind) {
+        let mut disk = self.disk();
+        let at = disk.ops + n;
+        disk.late = Some(Fault {
+            at,
+            kind,
+            persistent: false,
+        });
+    }
+
     /// Removes any fault still to come.
     pub fn clear_fault(&self) {
-        self.disk().fault = None;
+        let mut disk = self.disk();
+        disk.fault = None;
+        disk.also = None;
+        disk.late = None;
+    }
+
+    /// Removes `name` for good, as an operator's `rm` followed by a sync of
+    /// the directory would.
+    pub fn remove_file(&self, name: &str) {
+        let mut disk = self.disk();
+        disk.names.remove(name);
+        disk.durable_names.remove(name);
     }
 
     /// How many storage operations have been made on this disk.
@@ -205,10 +251,24 @@ impl Disk {
         let n = self.ops;
         self.ops += 1;
         self.trace.push(format!("{operation} {name}"));
-        match self.fault {
-            Some(fault) if n == fault.at || (fault.persistent && n > fault.at) => Err(fault.kind),
-            _ => Ok(()),
+        self.late_error = self
+            .late
+            .filter(|late| late.at == n && operation == "sync")
+            .map(|late| late.kind);
+        for fault in [self.fault, self.also].into_iter().flatten() {
+            if n == fault.at || (fault.persistent && n > fault.at) {
+                return Err(fault.kind);
+            }
         }
+        Ok(())
+    }
+
+    /// Whether the process was killed at or before the next operation.
+    fn killed(&self) -> bool {
+        [self.fault, self.also]
+            .into_iter()
+            .flatten()
+            .any(|fault| fault.persistent && self.ops >= fault.at)
     }
 
     fn inode(&mut self, name: &str) -> usize {
@@ -254,12 +314,15 @@ impl Storage for SimStorage {
 
     fn write_at(&mut self, name: &str, offset: u64, bytes: &[u8]) -> io::Result<()> {
         let mut disk = self.disk.disk();
+        let killed = disk.killed();
         let result = disk.begin("write", name);
-        let written = if result.is_ok() {
-            bytes
-        } else {
-            &bytes[..bytes.len() / 2]
+        let written = match result {
+            Ok(()) => bytes,
+            Err(_) => &bytes[..bytes.len() / 2],
         };
+        if killed {
+            return Ok(result?);
+        }
         let inode = disk.inode(name);
         let offset = offset as usize;
         let file = &mut disk.inodes[inode];
@@ -283,7 +346,7 @@ impl Storage for SimStorage {
 
     fn sync(&mut self, name: &str) -> io::Result<()> {
         let mut disk = self.disk.disk();
-        let killed = disk.fault.is_some_and(|fault| fault.persistent);
+        let killed = disk.killed();
         let result = disk.begin("sync", name);
         let inode = *disk.names.get(name).ok_or_else(|| not_found(name))?;
         let file = &mut disk.inodes[inode];
@@ -299,7 +362,10 @@ impl Storage for SimStorage {
                         Unsynced::SetLen(len) => file.durable.resize(len, 0),
                     }
                 }
-                Ok(())
+                match disk.late_error.take() {
+                    Some(kind) => Err(kind.into()),
+                    None => Ok(()),
+                }
             }
             Err(kind) => {
                 if !killed {

@@ -19,6 +19,21 @@ use super::ids::{
 };
 use super::storage::{FsStorage, LOCK_FILE, Storage};
 
+/// The file a store leaves in its directory when a sync of the log failed
+/// and the log could not be made to agree with the disk: until the machine
+/// reboots, the running system may show bytes of the log that are not on
+/// the disk. [`DurableStore::open`] refuses to open while it exists; an
+/// operator removes it after a reboot.
+pub const REBOOT_MARKER: &str = "REBOOT_REQUIRED";
+
+/// What the marker file says, for the person who finds it.
+fn reboot_note(failure: &IoFailure) -> String {
+    format!(
+        "{failure}\nReboot the machine (or drop the page cache), then remove this file \
+         and open the store again.\n"
+    )
+}
+
 // ANCHOR: recovery
 /// What opening the store found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,16 +125,23 @@ impl<S: Storage> DurableStore<S> {
     /// # Errors
     ///
     /// [`OpenError::InUse`] when another handle holds the lock,
-    /// [`OpenError::Header`] or [`OpenError::Corrupt`] for a damaged log,
-    /// and [`OpenError::Io`] when storage fails. Opening again after an
-    /// error is always safe.
+    /// [`OpenError::RebootRequired`] while the [`REBOOT_MARKER`] file is in
+    /// the directory, [`OpenError::Header`] or [`OpenError::Corrupt`] for a
+    /// damaged log, and [`OpenError::Io`] when storage fails. Opening again
+    /// after an error is safe, except after a failed sync of the log: then
+    /// the machine must reboot first, and the marker this open leaves (if
+    /// the disk lets it) makes every open refuse until then.
     pub fn open(mut storage: S) -> Result<Self, OpenError> {
         storage.lock().map_err(|error| match error.kind() {
             io::ErrorKind::WouldBlock => OpenError::InUse,
             _ => OpenError::Io(IoFailure::new("lock", LOCK_FILE, &error)),
         })?;
         let mut recovery = Recovery::default();
-        for name in storage.list().map_err(io("list", "."))? {
+        let names = storage.list().map_err(io("list", "."))?;
+        if names.iter().any(|name| name == REBOOT_MARKER) {
+            return Err(OpenError::RebootRequired);
+        }
+        for name in names {
             if name.ends_with(".tmp") {
                 storage.remove(&name).map_err(io("remove", &name))?;
                 recovery.removed_temp_files.push(name);
@@ -193,8 +215,15 @@ impl<S: Storage> DurableStore<S> {
             // file, and its retry is about to be told "already applied".
             // Sync it (and the cut of a torn tail) before any of it is
             // served. (A frame whose sync failed was cut off by the writer
-            // that saw the failure; see `poison`.)
-            store.storage.sync(LOG_FILE).map_err(io("sync", LOG_FILE))?;
+            // that saw the failure; see `poison`.) If this sync fails, the
+            // pages it was to write may now be clean and unwritten, and a
+            // second open would trust them: only a reboot settles it.
+            if let Err(error) = store.storage.sync(LOG_FILE) {
+                let failure = IoFailure::new("sync", LOG_FILE, &error);
+                let note = reboot_note(&failure);
+                let _ = replace_file(&mut store.storage, REBOOT_MARKER, note.as_bytes());
+                return Err(OpenError::Io(failure));
+            }
         }
         recovery.frames = store.frames;
         recovery.events = store.log.len() as u64;
@@ -323,14 +352,20 @@ impl<S: Storage> DurableStore<S> {
     /// applied" for an append the next power cut loses. Only this handle
     /// knows where the acknowledged log ends, so it cuts and syncs before
     /// it answers; the frame then never reappears, and a retry after a
-    /// reopen writes it again. If the cut fails too, the disk is failing,
-    /// and the store stays poisoned all the same.
+    /// reopen writes it again. If the cut or its sync fails too, the disk
+    /// is failing, and nothing this process can do tells a later open where
+    /// the acknowledged log ends but a marker: it leaves [`REBOOT_MARKER`],
+    /// if the disk lets it, and no open proceeds until an operator removes
+    /// it after a reboot.
     fn poison(&mut self, failure: IoFailure) -> AppendError {
         self.poisoned = Some(failure.clone());
-        if self.storage.set_len(LOG_FILE, self.end).is_ok() {
-            let _ = self.storage.sync(LOG_FILE);
+        let cut_back =
+            self.storage.set_len(LOG_FILE, self.end).is_ok() && self.storage.sync(LOG_FILE).is_ok();
+        if !cut_back {
+            let note = reboot_note(&failure);
+            let _ = replace_file(&mut self.storage, REBOOT_MARKER, note.as_bytes());
         }
-        AppendError::Io(failure)
+        AppendError::Io { failure, cut_back }
     }
     // ANCHOR_END: append
 
@@ -498,6 +533,7 @@ fn check_side_name(name: &str) -> Result<(), SideFileError> {
         || name.ends_with(".tmp")
         || name == LOG_FILE
         || name == LOCK_FILE
+        || name == REBOOT_MARKER
         || name == "."
         || name == "..";
     if bad {

@@ -194,7 +194,7 @@ pub fn append_exactly_once<S: Storage>(
             Ok(Appended::Now(version) | Appended::AlreadyApplied(version)) => {
                 return Ok((store, version));
             }
-            Err(error @ (AppendError::Io(_) | AppendError::Poisoned(_))) => {
+            Err(error @ (AppendError::Io { .. } | AppendError::Poisoned(_))) => {
                 if tries >= attempts.max(1) {
                     return Err(RetryError::GaveUp(error));
                 }
