@@ -1309,21 +1309,7 @@ fn a_resend_after_a_foreign_event_is_refused_instead_of_sent_under_a_new_key() {
     let died = ProcessManager::new(&store, &clock)
         .stop_after(5)
         .run_until_idle();
-    let metadata = es_workbook::l12_workflows::Metadata {
-        correlation: id("tx-1"),
-        causation: MessageId::Command(CommandKey::Client(id("intruder"))),
-    };
-    (store.write().expect("not poisoned"))
-        .append(
-            &StreamId::Transfer(id("tx-1")),
-            es_workbook::l12_workflows::ExpectedVersion::Exact(Version(4)),
-            vec![Event::Transfer(TransferEvent::TransferTimedOut {
-                at: START,
-            })],
-            &metadata,
-            None,
-        )
-        .expect("appends after the claim");
+    append_a_foreign_event_after_the_credit_claim(&store);
 
     // when
     let mut recovering = ProcessManager::new(&store, &clock);
