@@ -262,19 +262,28 @@ fn a_writer_stopped_at_the_sync_of_its_second_append()
     (disk, store, steps)
 }
 
+/// Appends the opening of account `id` by `owner`, as its stream's first
+/// event, at time `at`.
+fn open_account<S: Storage>(
+    store: &mut DurableStore<S>,
+    id: &str,
+    owner: &str,
+    at: u64,
+) -> Result<Appended, AppendError> {
+    store.append(
+        &stream(id),
+        ExpectedVersion::NoStream,
+        vec![opened(owner)],
+        Timestamp(at),
+        None,
+    )
+}
+
 /// A store on a fresh disk with one event: "account-1" opened by Ada.
 fn a_store_with_ada_opened() -> (SimDisk, DurableStore<SimStorage>) {
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("opens");
-    store
-        .append(
-            &stream("account-1"),
-            ExpectedVersion::NoStream,
-            vec![opened("Ada")],
-            Timestamp(1),
-            None,
-        )
-        .expect("accepted");
+    open_account(&mut store, "account-1", "Ada", 1).expect("accepted");
     (disk, store)
 }
 
@@ -516,13 +525,7 @@ fn an_append_against_the_wrong_version_or_too_large_writes_nothing_and_does_not_
     assert_eq!(disk.ops(), ops);
     assert_eq!(disk.file(LOG_FILE).map(|f| f.len()), ends.last().copied());
     assert_eq!(store.poisoned(), None);
-    let next = store.append(
-        &stream("account-3"),
-        ExpectedVersion::NoStream,
-        vec![opened("Cy")],
-        Timestamp(0),
-        None,
-    );
+    let next = open_account(&mut store, "account-3", "Cy", 0);
     assert_eq!(next, Ok(Appended::Now(Version(1))));
 }
 
@@ -866,13 +869,7 @@ fn law_9_after_a_crash_at_any_byte_reopening_yields_exactly_the_acknowledged_pre
             dropped: (cut - ends[whole]) as u64,
         });
         assert_eq!(store.recovery().torn_tail, torn, "cut at {cut}");
-        let more = store.append(
-            &stream("account-9"),
-            ExpectedVersion::NoStream,
-            vec![opened("Zed")],
-            Timestamp(9),
-            None,
-        );
+        let more = open_account(&mut store, "account-9", "Zed", 9);
         assert_eq!(more, Ok(Appended::Now(Version(1))), "cut at {cut}");
         let mut expected = acknowledged;
         expected.push((stream("account-9"), opened("Zed")));
@@ -894,13 +891,7 @@ fn a_torn_tail_is_cut_off_at_open_so_its_debris_never_ends_up_behind_a_new_frame
     // given a log whose last append, of a hundred events, was torn half way
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("opens");
-    let first = store.append(
-        &stream("account-1"),
-        ExpectedVersion::NoStream,
-        vec![opened("Ada")],
-        Timestamp(1),
-        None,
-    );
+    let first = open_account(&mut store, "account-1", "Ada", 1);
     assert_eq!(first, Ok(Appended::Now(Version(1))));
     let end = disk.file(LOG_FILE).expect("exists").len();
     let many: Vec<EventRecord> = (1..=100).map(deposited).collect();
@@ -1124,15 +1115,7 @@ fn a_torn_append_whose_owner_name_is_a_whole_frame_opens_at_every_cut() {
     let owner = a_whole_frame_as_text(40);
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("a fresh disk opens");
-    store
-        .append(
-            &stream("a"),
-            ExpectedVersion::NoStream,
-            vec![opened("Ann")],
-            Timestamp(1),
-            None,
-        )
-        .expect("the first append is acknowledged");
+    open_account(&mut store, "a", "Ann", 1).expect("the first append is acknowledged");
     let before = disk.file(LOG_FILE).expect("the log exists").len();
     disk.fail_op(1, io::ErrorKind::Other, true);
     let killed = store.append(
