@@ -95,6 +95,26 @@ impl Handler for DepositCounter {
     }
 }
 
+/// A subscriber that sends welcomes through `server`, keeping its rows and
+/// checkpoint in `view`.
+fn welcome_mailer(
+    log: &EventLog,
+    view: &ViewStore<()>,
+    server: &MailServer,
+    start: StartFrom,
+) -> Subscriber<WelcomeMailer> {
+    Subscriber::new(log, view.clone(), WelcomeMailer::new(server.clone()), start)
+}
+
+/// To whom the server delivered, in order.
+fn delivered_to(server: &MailServer) -> Vec<String> {
+    server
+        .delivered()
+        .into_iter()
+        .map(|email| email.to)
+        .collect()
+}
+
 /// `account-1`: opened by Ada, then three deposits. Positions #1 to #4.
 fn ada_with_three_deposits() -> EventLog {
     let log = EventLog::new();
@@ -441,12 +461,7 @@ fn a_reactor_started_at_the_end_welcomes_only_accounts_opened_after_it_started()
     let log = ada_with_three_deposits();
     let server = MailServer::new();
     let view = ViewStore::new();
-    let mut reactor = Subscriber::new(
-        &log,
-        view.clone(),
-        WelcomeMailer::new(server.clone()),
-        StartFrom::End,
-    );
+    let mut reactor = welcome_mailer(&log, &view, &server, StartFrom::End);
 
     // when: Grace opens an account, and the reactor catches up
     log.append(&account(2), vec![opened("Grace")], Timestamp(300));
@@ -468,30 +483,15 @@ fn a_reactor_restarted_before_its_first_event_misses_nothing_appended_in_between
     let log = ada_with_three_deposits();
     let server = MailServer::new();
     let view = ViewStore::new();
-    drop(Subscriber::new(
-        &log,
-        view.clone(),
-        WelcomeMailer::new(server.clone()),
-        StartFrom::End,
-    ));
+    drop(welcome_mailer(&log, &view, &server, StartFrom::End));
 
     // when: Grace opens an account while it is down, and it restarts
     log.append(&account(2), vec![opened("Grace")], Timestamp(300));
-    let mut restarted = Subscriber::new(
-        &log,
-        view.clone(),
-        WelcomeMailer::new(server.clone()),
-        StartFrom::End,
-    );
+    let mut restarted = welcome_mailer(&log, &view, &server, StartFrom::End);
     restarted.catch_up(&log).expect("the server is up");
 
     // then: its start was stored, so Grace is welcomed, and Ada is not
-    let to: Vec<String> = server
-        .delivered()
-        .into_iter()
-        .map(|email| email.to)
-        .collect();
-    assert_eq!(to, vec!["grace@example.com".to_string()]);
+    assert_eq!(delivered_to(&server), vec!["grace@example.com".to_string()]);
 }
 
 #[test]
@@ -501,23 +501,13 @@ fn a_reactor_that_crashes_after_sending_sends_again_with_the_same_key_and_the_cu
     let log = ada_with_three_deposits();
     let server = MailServer::new();
     let view = ViewStore::new();
-    let mut reactor = Subscriber::new(
-        &log,
-        view.clone(),
-        WelcomeMailer::new(server.clone()),
-        StartFrom::Beginning,
-    );
+    let mut reactor = welcome_mailer(&log, &view, &server, StartFrom::Beginning);
 
     // when: it sends the welcome, then crashes before the commit, then restarts
     let page = log.read_page(Position(0), PAGE_SIZE);
     drop(reactor.apply(&page).expect("the server is up"));
     drop(reactor);
-    let mut restarted = Subscriber::new(
-        &log,
-        view.clone(),
-        WelcomeMailer::new(server.clone()),
-        StartFrom::Beginning,
-    );
+    let mut restarted = welcome_mailer(&log, &view, &server, StartFrom::Beginning);
     restarted.catch_up(&log).expect("the server is up");
 
     // then: sent twice (at least once), delivered once (the dedupe key)
@@ -535,12 +525,7 @@ fn the_reactor_stores_one_position_however_many_emails_it_sends() {
     }
     let server = MailServer::new();
     let view = ViewStore::new();
-    let mut reactor = Subscriber::new(
-        &log,
-        view.clone(),
-        WelcomeMailer::new(server.clone()),
-        StartFrom::Beginning,
-    );
+    let mut reactor = welcome_mailer(&log, &view, &server, StartFrom::Beginning);
 
     // when
     reactor.catch_up(&log).expect("the server is up");
@@ -556,12 +541,7 @@ fn a_handler_error_stops_the_subscription_at_its_event_and_a_restart_resumes_fro
     let log = ada_with_three_deposits();
     let server = MailServer::new();
     let view = ViewStore::new();
-    let reactor = Subscriber::new(
-        &log,
-        view.clone(),
-        WelcomeMailer::new(server.clone()),
-        StartFrom::Beginning,
-    );
+    let reactor = welcome_mailer(&log, &view, &server, StartFrom::Beginning);
     let subscription = Subscription::start(&log, reactor).expect("a thread starts");
     assert_eq!(
         subscription.wait_for(Position(4), PATIENCE),
@@ -600,13 +580,8 @@ fn a_handler_error_stops_the_subscription_at_its_event_and_a_restart_resumes_fro
     // then: it resumes at #5 and welcomes Grace; Ada's welcome is not sent again
     assert_eq!(restarted.wait_for(written, PATIENCE), Ok(Position(5)));
     assert_eq!(server.attempts(), 2);
-    let to: Vec<String> = server
-        .delivered()
-        .into_iter()
-        .map(|email| email.to)
-        .collect();
     assert_eq!(
-        to,
+        delivered_to(&server),
         vec![
             "ada@example.com".to_string(),
             "grace@example.com".to_string()
@@ -695,16 +670,23 @@ impl Handler for Gate {
     }
 }
 
-#[test]
-fn a_slow_subscription_is_reported_as_running_behind_never_as_failed() {
-    // given: a handler held inside its first event
-    let log = EventLog::new();
+/// A gate, the receiver on which it says which position it entered, and
+/// the sender that lets it go on.
+fn a_gate() -> (Gate, mpsc::Receiver<Position>, mpsc::Sender<()>) {
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
     let gate = Gate {
         entered: entered_tx,
         release: release_rx,
     };
+    (gate, entered, release)
+}
+
+#[test]
+fn a_slow_subscription_is_reported_as_running_behind_never_as_failed() {
+    // given: a handler held inside its first event
+    let log = EventLog::new();
+    let (gate, entered, release) = a_gate();
     let subscriber = Subscriber::new(&log, ViewStore::new(), gate, StartFrom::Beginning);
     let subscription = Subscription::start(&log, subscriber).expect("a thread starts");
     let written = log.append(&account(1), vec![opened("Ada")], Timestamp(100));
@@ -767,12 +749,7 @@ fn a_page_that_leaves_out_a_position_after_the_checkpoint_is_refused_and_nothing
     }
     let server = MailServer::new();
     let view = ViewStore::new();
-    let mut mailer = Subscriber::new(
-        &log,
-        view.clone(),
-        WelcomeMailer::new(server.clone()),
-        StartFrom::Beginning,
-    );
+    let mut mailer = welcome_mailer(&log, &view, &server, StartFrom::Beginning);
 
     // when: a page that says "after #0" but holds #2 and #3, and a page
     // that holds #1 but says the next one starts after #3
@@ -829,12 +806,7 @@ fn a_handler_that_does_not_return_shows_the_position_it_is_stuck_at() {
     // given: a handler held inside the event at #2
     let log = EventLog::new();
     log.append(&account(1), vec![opened("Ada")], Timestamp(100));
-    let (entered_tx, entered) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel();
-    let gate = Gate {
-        entered: entered_tx,
-        release: release_rx,
-    };
+    let (gate, entered, release) = a_gate();
     let subscriber = Subscriber::new(&log, ViewStore::new(), gate, StartFrom::Beginning);
     let subscription = Subscription::start(&log, subscriber).expect("a thread starts");
     assert_eq!(entered.recv().ok(), Some(Position(1)));
@@ -1218,13 +1190,8 @@ mod exercises {
         reactor.catch_up(&log).expect("the server is up");
 
         // then: Edsger gets his goodbye, and no account is remembered
-        let to: Vec<String> = server
-            .delivered()
-            .into_iter()
-            .map(|email| email.to)
-            .collect();
         assert_eq!(
-            to,
+            delivered_to(&server),
             vec![
                 "grace@example.com".to_string(),
                 "edsger@example.com".to_string()

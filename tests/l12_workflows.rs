@@ -64,6 +64,27 @@ fn close(store: &SharedStore, name: &str) {
     .expect("closes");
 }
 
+/// A fresh store and clock, with ada's account opened holding `cents` and
+/// grace's opened empty.
+fn ada_holding_and_grace_opened(cents: u64) -> (SharedStore, ManualClock) {
+    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
+    open(&store, "ada", cents);
+    open(&store, "grace", 0);
+    (store, clock)
+}
+
+/// Submits transfer `tx`, which must be accepted or already submitted.
+fn submit_transfer(store: &SharedStore, clock: &ManualClock, tx: &str, transfer: Transfer) {
+    submit(store, clock, &id(tx), &transfer).expect("submits");
+}
+
+/// Runs a fresh process manager until it has nothing left to do.
+fn run_until_idle(store: &SharedStore, clock: &ManualClock) {
+    ProcessManager::new(store, clock)
+        .run_until_idle()
+        .expect("runs");
+}
+
 fn balance(store: &SharedStore, name: &str) -> Option<Cents> {
     match load(&store.read().expect("not poisoned"), &account(name)).0 {
         AccountState::Open { balance } => Some(balance),
@@ -203,6 +224,12 @@ fn conserved(store: &SharedStore) -> Vec<CommandId> {
     money_not_conserved(&store.read().expect("not poisoned"))
 }
 
+/// Every transfer moved exactly what its state says (see `money_not_conserved`).
+#[track_caller]
+fn assert_money_conserved(store: &SharedStore) {
+    assert_eq!(conserved(store), Vec::<CommandId>::new());
+}
+
 fn transfer_events(store: &SharedStore, tx: &str) -> Vec<TransferEvent> {
     let store = store.read().expect("not poisoned");
     (store.read_stream(&StreamId::Transfer(id(tx))).into_iter())
@@ -245,20 +272,14 @@ fn moved_back(cents: u64) -> Movements {
 #[test]
 fn a_transfer_submitted_twice_is_claimed_once_and_moves_the_money_once() {
     // given
-    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 10_000);
-    open(&store, "grace", 0);
+    let (store, clock) = ada_holding_and_grace_opened(10_000);
     let tx = transfer("ada", "grace", 30_00);
 
     // when: the client sends it, the system runs, and the client sends it again
     let first = submit(&store, &clock, &id("tx-1"), &tx);
-    ProcessManager::new(&store, &clock)
-        .run_until_idle()
-        .expect("runs");
+    run_until_idle(&store, &clock);
     let second = submit(&store, &clock, &id("tx-1"), &tx);
-    ProcessManager::new(&store, &clock)
-        .run_until_idle()
-        .expect("runs");
+    run_until_idle(&store, &clock);
 
     // then
     assert_eq!(first, Ok(Submitted::Accepted));
@@ -283,9 +304,7 @@ fn retries_racing_on_threads_claim_the_transfer_once_and_conserve_money() {
     for round in 0..200 {
         // given: three copies of one submission, each followed by its own
         // driver, released together
-        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-        open(&store, "ada", 10_000);
-        open(&store, "grace", 0);
+        let (store, clock) = ada_holding_and_grace_opened(10_000);
         let tx = transfer("ada", "grace", 30_00);
         let start = Barrier::new(3);
 
@@ -325,7 +344,7 @@ fn retries_racing_on_threads_claim_the_transfer_once_and_conserve_money() {
             (Some(Cents(70_00)), Some(Cents(30_00))),
             "round {round}"
         );
-        assert_eq!(conserved(&store), Vec::<CommandId>::new());
+        assert_money_conserved(&store);
     }
 }
 // ANCHOR_END: race_test
@@ -333,17 +352,9 @@ fn retries_racing_on_threads_claim_the_transfer_once_and_conserve_money() {
 #[test]
 fn an_id_reused_for_another_transfer_or_command_is_refused_and_moves_nothing() {
     // given: tx-1 is under way, and a client used "dep-9" for a deposit
-    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 10_000);
-    open(&store, "grace", 0);
+    let (store, clock) = ada_holding_and_grace_opened(10_000);
     open(&store, "linus", 0);
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "grace", 30_00),
-    )
-    .expect("submits");
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 30_00));
     let deposit = AccountCommand::DepositMoney { amount: Cents(1) };
     execute(&store, &account("grace"), &deposit, &id("dep-9")).expect("deposits");
 
@@ -373,9 +384,7 @@ fn an_id_reused_for_another_transfer_or_command_is_refused_and_moves_nothing() {
         &transfer("ada", "linus", 5_00),
     );
     let a_transfers_id = execute(&store, &account("ada"), &deposit, &id("tx-1"));
-    ProcessManager::new(&store, &clock)
-        .run_until_idle()
-        .expect("runs");
+    run_until_idle(&store, &clock);
 
     // then
     let reused = |tx: &str| Err(SubmitError::IdReused { id: id(tx) });
@@ -413,9 +422,7 @@ fn an_id_reused_for_another_transfer_or_command_is_refused_and_moves_nothing() {
 fn a_client_id_spelled_like_a_step_cannot_take_the_place_of_the_transfers_own_commands() {
     // given: before tx-1 exists, a client withdraws under ids that look
     // like its steps
-    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 10_000);
-    open(&store, "grace", 0);
+    let (store, clock) = ada_holding_and_grace_opened(10_000);
     let withdraw = AccountCommand::WithdrawMoney {
         amount: Cents(30_00),
     };
@@ -424,16 +431,8 @@ fn a_client_id_spelled_like_a_step_cannot_take_the_place_of_the_transfers_own_co
     }
 
     // when
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "grace", 10_00),
-    )
-    .expect("submits");
-    ProcessManager::new(&store, &clock)
-        .run_until_idle()
-        .expect("runs");
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
+    run_until_idle(&store, &clock);
 
     // then: the transfer made its own debit; nothing was skipped
     assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Completed));
@@ -548,9 +547,7 @@ fn a_closed_destination_is_compensated_by_a_refund_and_the_history_keeps_both_fa
 
     // when
     submit(&store, &clock, &id("tx-1"), &tx).expect("submits");
-    ProcessManager::new(&store, &clock)
-        .run_until_idle()
-        .expect("runs");
+    run_until_idle(&store, &clock);
 
     // then: no time had to pass: a closed account never takes a deposit
     assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Refunded));
@@ -579,14 +576,8 @@ fn a_credit_to_an_account_not_open_yet_is_retried_on_the_injected_clock_until_th
     // given: a transfer to an account nobody has opened yet
     let (store, clock) = (SharedStore::default(), ManualClock::new(START));
     open(&store, "ada", 50_00);
-    submit(&store, &clock, &id("tx-1"), &transfer("ada", "late", 10_00)).expect("submits");
-    submit(
-        &store,
-        &clock,
-        &id("tx-2"),
-        &transfer("ada", "never", 10_00),
-    )
-    .expect("submits");
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "late", 10_00));
+    submit_transfer(&store, &clock, "tx-2", transfer("ada", "never", 10_00));
     let mut manager = ProcessManager::new(&store, &clock);
     manager.run_until_idle().expect("runs");
     let waiting = transfer_events(&store, "tx-1").len();
@@ -626,16 +617,8 @@ fn a_credit_to_an_account_not_open_yet_is_retried_on_the_injected_clock_until_th
 #[test]
 fn a_transfer_not_debited_by_its_deadline_expires_and_moves_nothing() {
     // given: the system was down while the deadline passed
-    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 50_00);
-    open(&store, "grace", 0);
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "grace", 10_00),
-    )
-    .expect("submits");
+    let (store, clock) = ada_holding_and_grace_opened(50_00);
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
     clock.advance(TRANSFER_TIMEOUT);
 
     // when
@@ -652,16 +635,8 @@ fn a_transfer_not_debited_by_its_deadline_expires_and_moves_nothing() {
 #[test]
 fn a_step_another_driver_claimed_is_left_to_it_until_the_deadline_then_resent_never_timed_out() {
     // given: driver A claimed the debit, then stopped before sending it
-    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 50_00);
-    open(&store, "grace", 0);
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "grace", 10_00),
-    )
-    .expect("submits");
+    let (store, clock) = ada_holding_and_grace_opened(50_00);
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
     let stopped = ProcessManager::new(&store, &clock)
         .stop_after(1)
         .run_until_idle();
@@ -699,13 +674,7 @@ fn a_refund_the_source_refuses_leaves_the_money_held_by_the_transfer_for_a_perso
     open(&store, "ada", 20_00);
     open(&store, "linus", 0);
     close(&store, "linus");
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "linus", 20_00),
-    )
-    .expect("submits");
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "linus", 20_00));
     let debited = ProcessManager::new(&store, &clock)
         .stop_after(3)
         .run_until_idle();
@@ -734,25 +703,15 @@ fn a_refund_the_source_refuses_leaves_the_money_held_by_the_transfer_for_a_perso
             20_00
         )
     );
-    assert_eq!(conserved(&store), Vec::<CommandId>::new());
+    assert_money_conserved(&store);
 }
 
 #[test]
 fn every_event_of_a_transfer_carries_its_correlation_and_its_direct_cause() {
     // given
-    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 50_00);
-    open(&store, "grace", 0);
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "grace", 10_00),
-    )
-    .expect("submits");
-    ProcessManager::new(&store, &clock)
-        .run_until_idle()
-        .expect("runs");
+    let (store, clock) = ada_holding_and_grace_opened(50_00);
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
+    run_until_idle(&store, &clock);
     let mut notifier = Notifier::default();
     notifier.catch_up(&store).expect("catches up");
 
@@ -788,23 +747,9 @@ fn every_event_of_a_transfer_carries_its_correlation_and_its_direct_cause() {
 #[test]
 fn the_reactor_notifies_each_finished_transfer_once_however_often_it_reads() {
     // given
-    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 50_00);
-    open(&store, "grace", 0);
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "grace", 10_00),
-    )
-    .expect("submits");
-    submit(
-        &store,
-        &clock,
-        &id("tx-2"),
-        &transfer("ada", "nobody", 10_00),
-    )
-    .expect("submits");
+    let (store, clock) = ada_holding_and_grace_opened(50_00);
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
+    submit_transfer(&store, &clock, "tx-2", transfer("ada", "nobody", 10_00));
     let mut manager = ProcessManager::new(&store, &clock);
     let mut notifier = Notifier::default();
 
@@ -1123,7 +1068,7 @@ fn the_system_on_one_thread_and_on_several_threads_reaches_the_same_final_state(
     // given
     let scenario = busy_scenario();
     let (store, expected) = run_on_one_thread(&scenario).expect("runs on one thread");
-    assert_eq!(conserved(&store), Vec::<CommandId>::new());
+    assert_money_conserved(&store);
 
     for round in 0..10 {
         // when
@@ -1236,13 +1181,7 @@ fn credit_claimed_by_a_dead_driver(grace_open: bool) -> (SharedStore, ManualCloc
     if grace_open {
         open(&store, "grace", 0);
     }
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "grace", 10_00),
-    )
-    .expect("submits");
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
     let died = ProcessManager::new(&store, &clock)
         .stop_after(4)
         .run_until_idle();
@@ -1280,7 +1219,7 @@ fn two_drivers_resending_one_claimed_credit_get_one_answer_and_create_no_money()
         (Some(Cents(50_00)), Some(Cents(0)))
     );
     assert_eq!(outcome(&store, "tx-1"), Some(TransferOutcome::Refunded));
-    assert_eq!(conserved(&store), Vec::<CommandId>::new());
+    assert_money_conserved(&store);
 }
 
 #[test]
@@ -1365,34 +1304,12 @@ fn a_busy_answer_is_recorded_and_the_step_is_claimed_again_at_once_under_a_new_k
 fn a_resend_after_a_foreign_event_is_refused_instead_of_sent_under_a_new_key() {
     // given: a driver claimed the credit, sent it (grace has the money),
     // and died before recording; then something else was appended
-    let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-    open(&store, "ada", 50_00);
-    open(&store, "grace", 0);
-    submit(
-        &store,
-        &clock,
-        &id("tx-1"),
-        &transfer("ada", "grace", 10_00),
-    )
-    .expect("submits");
+    let (store, clock) = ada_holding_and_grace_opened(50_00);
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
     let died = ProcessManager::new(&store, &clock)
         .stop_after(5)
         .run_until_idle();
-    let metadata = es_workbook::l12_workflows::Metadata {
-        correlation: id("tx-1"),
-        causation: MessageId::Command(CommandKey::Client(id("intruder"))),
-    };
-    (store.write().expect("not poisoned"))
-        .append(
-            &StreamId::Transfer(id("tx-1")),
-            es_workbook::l12_workflows::ExpectedVersion::Exact(Version(4)),
-            vec![Event::Transfer(TransferEvent::TransferTimedOut {
-                at: START,
-            })],
-            &metadata,
-            None,
-        )
-        .expect("appends after the claim");
+    append_a_foreign_event_after_the_credit_claim(&store);
 
     // when
     let mut recovering = ProcessManager::new(&store, &clock);
@@ -1502,7 +1419,7 @@ fn one_event_is_read_by_its_version_and_a_version_outside_the_stream_reads_as_no
     // given: tx-1's stream holds its request and the debit's claim
     let (store, clock) = (SharedStore::default(), ManualClock::new(START));
     open(&store, "ada", 50_00);
-    submit(&store, &clock, &id("tx-1"), &transfer("ada", "grace", 1_00)).expect("submits");
+    submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 1_00));
     let _ = ProcessManager::new(&store, &clock)
         .stop_after(1)
         .run_until_idle();
@@ -1550,13 +1467,13 @@ fn a_lost_claim_is_set_aside_and_reported_while_the_driver_finishes_every_other_
     let (store, clock) = credit_claimed_by_a_dead_driver(true);
     append_a_foreign_event_after_the_credit_claim(&store);
     clock.advance(TRANSFER_TIMEOUT);
-    submit(&store, &clock, &id("tx-2"), &transfer("ada", "grace", 5_00)).expect("submits");
+    submit_transfer(&store, &clock, "tx-2", transfer("ada", "grace", 5_00));
 
     // when: one driver runs twice; then tx-3 arrives and a new driver
     // recovers
     let mut driver = ProcessManager::new(&store, &clock);
     let ran = (driver.run_until_idle(), driver.run_until_idle());
-    submit(&store, &clock, &id("tx-3"), &transfer("ada", "grace", 1_00)).expect("submits");
+    submit_transfer(&store, &clock, "tx-3", transfer("ada", "grace", 1_00));
     let mut recovering = ProcessManager::new(&store, &clock);
     let recovered = recovering.recover();
 
@@ -1636,16 +1553,8 @@ mod exercises {
         for (tx, t) in &txs {
             submit(&store, &clock, &id(tx), t).expect("submits");
         }
-        ProcessManager::new(&store, &clock)
-            .run_until_idle()
-            .expect("runs");
-        submit(
-            &store,
-            &clock,
-            &id("tx-6"),
-            &transfer("linus", "grace", 1_00),
-        )
-        .expect("submits");
+        run_until_idle(&store, &clock);
+        submit_transfer(&store, &clock, "tx-6", transfer("linus", "grace", 1_00));
 
         // when
         let lines = statement(&store.read().expect("not poisoned"), &account("grace"));
@@ -1702,13 +1611,7 @@ mod exercises {
         // the money goes back
         let (store, clock) = (SharedStore::default(), ManualClock::new(START));
         open(&store, "ada", 50_00);
-        submit(
-            &store,
-            &clock,
-            &id("tx-1"),
-            &transfer("ada", "nobody", 10_00),
-        )
-        .expect("submits");
+        submit_transfer(&store, &clock, "tx-1", transfer("ada", "nobody", 10_00));
         let mut manager = ProcessManager::new(&store, &clock);
         manager.run_until_idle().expect("runs");
         clock.advance(RETRY_AFTER);
@@ -1747,23 +1650,9 @@ mod exercises {
     )]
     fn exercise_12_3_a_cancellation_wins_or_loses_against_the_debit_but_never_both() {
         // given
-        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-        open(&store, "ada", 50_00);
-        open(&store, "grace", 0);
-        submit(
-            &store,
-            &clock,
-            &id("tx-1"),
-            &transfer("ada", "grace", 10_00),
-        )
-        .expect("submits");
-        submit(
-            &store,
-            &clock,
-            &id("tx-2"),
-            &transfer("ada", "grace", 10_00),
-        )
-        .expect("submits");
+        let (store, clock) = ada_holding_and_grace_opened(50_00);
+        submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
+        submit_transfer(&store, &clock, "tx-2", transfer("ada", "grace", 10_00));
         ProcessManager::new(&store, &clock)
             .stop_after(1)
             .run_until_idle()
@@ -1814,13 +1703,7 @@ mod exercises {
         // when: a driver claims the debit while the client is confirming,
         // on a thread, so that a solution that holds a lock meanwhile fails
         // here instead of hanging
-        submit(
-            &store,
-            &clock,
-            &id("tx-3"),
-            &transfer("ada", "grace", 10_00),
-        )
-        .expect("submits");
+        submit_transfer(&store, &clock, "tx-3", transfer("ada", "grace", 10_00));
         let (store, clock) = (std::sync::Arc::new(store), std::sync::Arc::new(clock));
         let (answered, answer) = std::sync::mpsc::channel();
         let (shared, timer) = (std::sync::Arc::clone(&store), std::sync::Arc::clone(&clock));
@@ -1849,16 +1732,8 @@ mod exercises {
 
         // and when a cancellation races a driver, released together
         for round in 0..300 {
-            let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-            open(&store, "ada", 50_00);
-            open(&store, "grace", 0);
-            submit(
-                &store,
-                &clock,
-                &id("tx-1"),
-                &transfer("ada", "grace", 10_00),
-            )
-            .expect("submits");
+            let (store, clock) = ada_holding_and_grace_opened(50_00);
+            submit_transfer(&store, &clock, "tx-1", transfer("ada", "grace", 10_00));
             let start = Barrier::new(2);
             let answer = thread::scope(|s| {
                 let driver = s.spawn(|| {
@@ -1884,7 +1759,7 @@ mod exercises {
                 expected,
                 "round {round}"
             );
-            assert_eq!(conserved(&store), Vec::<CommandId>::new());
+            assert_money_conserved(&store);
         }
     }
 
@@ -2026,9 +1901,7 @@ mod exercises {
     fn exercise_12_4_a_standing_order_pays_each_period_once_in_order_whoever_runs_it() {
         // given: two orders from ada to grace, one stopped after two
         // periods, one that starts a second from now
-        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-        open(&store, "ada", 90_00);
-        open(&store, "grace", 0);
+        let (store, clock) = ada_holding_and_grace_opened(90_00);
         let rent = monthly("rent", 10_00);
         let savings = monthly("savings", 1_00);
         let stopped = StandingOrder {
@@ -2081,12 +1954,10 @@ mod exercises {
             (balance(&store, "ada"), balance(&store, "grace")),
             (Some(Cents(31_00)), Some(Cents(59_00)))
         );
-        assert_eq!(conserved(&store), Vec::<CommandId>::new());
+        assert_money_conserved(&store);
 
         // given: ada can pay one month of rent, not two
-        let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-        open(&store, "ada", 15_00);
-        open(&store, "grace", 0);
+        let (store, clock) = ada_holding_and_grace_opened(15_00);
         let mut manager = ProcessManager::new(&store, &clock);
         let mut pay = || {
             let paid = pay_standing_order(&store, &clock, &rent).expect("pays");
@@ -2134,7 +2005,7 @@ mod exercises {
             (balance(&store, "ada"), balance(&store, "grace")),
             (Some(Cents(15_00)), Some(Cents(20_00)))
         );
-        assert_eq!(conserved(&store), Vec::<CommandId>::new());
+        assert_money_conserved(&store);
 
         // when: two callers run the order at once, three periods due, each
         // reading the clock only when the other has read it as often
@@ -2164,9 +2035,7 @@ mod exercises {
         // when: a caller dies before any one of its readings of the clock
         // (so before any one of its writes), and a new one runs the order
         for dies_at in 1.. {
-            let (store, clock) = (SharedStore::default(), ManualClock::new(START));
-            open(&store, "ada", 90_00);
-            open(&store, "grace", 0);
+            let (store, clock) = ada_holding_and_grace_opened(90_00);
             clock.advance(2 * MONTH);
             let dying = Dying {
                 clock: &clock,
@@ -2179,9 +2048,7 @@ mod exercises {
             let survived = before.is_ok();
             let written = requests(&store).len();
             let after = pay_standing_order(&store, &clock, &rent).expect("pays");
-            ProcessManager::new(&store, &clock)
-                .run_until_idle()
-                .expect("runs");
+            run_until_idle(&store, &clock);
 
             // then: every period is paid once, in order; the new caller
             // pays those the first did not reach
@@ -2196,7 +2063,7 @@ mod exercises {
                 paid_once_each(&store, before, 3, &why);
             }
             assert_eq!(balance(&store, "grace"), Some(Cents(30_00)));
-            assert_eq!(conserved(&store), Vec::<CommandId>::new());
+            assert_money_conserved(&store);
             if survived {
                 break;
             }

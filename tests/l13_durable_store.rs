@@ -241,6 +241,61 @@ fn check_against_model<S: Storage>(
 }
 // ANCHOR_END: model_check
 
+/// Reopens the disk left by a power loss and checks that it holds exactly
+/// what `steps` acknowledged.
+fn reopen_and_check_against_model(after: &SimDisk, steps: &[Step], context: &str) {
+    let reopened = DurableStore::open(after.storage()).expect("reopens");
+    check_against_model(&reopened, &model_of(steps), None, context);
+}
+
+/// A writer on a fresh disk that appended the script's first step and was
+/// stopped by a failure at the sync of its second, whose frame is left in
+/// the file. The fault is spent; the store is poisoned.
+fn a_writer_stopped_at_the_sync_of_its_second_append()
+-> (SimDisk, DurableStore<SimStorage>, Vec<Step>) {
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    let steps = script();
+    apply(&mut store, &steps[0]).expect("accepted");
+    disk.fail_op(1, io::ErrorKind::Other, true);
+    assert!(apply(&mut store, &steps[1]).is_err());
+    (disk, store, steps)
+}
+
+/// Appends the opening of account `id` by `owner`, as its stream's first
+/// event, at time `at`.
+fn open_account<S: Storage>(
+    store: &mut DurableStore<S>,
+    id: &str,
+    owner: &str,
+    at: u64,
+) -> Result<Appended, AppendError> {
+    store.append(
+        &stream(id),
+        ExpectedVersion::NoStream,
+        vec![opened(owner)],
+        Timestamp(at),
+        None,
+    )
+}
+
+/// A store on a fresh disk with one event: "account-1" opened by Ada.
+fn a_store_with_ada_opened() -> (SimDisk, DurableStore<SimStorage>) {
+    let disk = SimDisk::new();
+    let mut store = DurableStore::open(disk.storage()).expect("opens");
+    open_account(&mut store, "account-1", "Ada", 1).expect("accepted");
+    (disk, store)
+}
+
+/// What an open or a verify answers for damage of kind `damage` found at
+/// byte `offset` of the log.
+fn corrupt_at(offset: usize, damage: Damage) -> Option<OpenError> {
+    Some(OpenError::Corrupt {
+        offset: offset as u64,
+        damage,
+    })
+}
+
 /// Runs the whole script on a fresh simulated disk and returns the disk and
 /// the length of the log file after each acknowledged append.
 fn written_log() -> (SimDisk, Vec<usize>) {
@@ -470,13 +525,7 @@ fn an_append_against_the_wrong_version_or_too_large_writes_nothing_and_does_not_
     assert_eq!(disk.ops(), ops);
     assert_eq!(disk.file(LOG_FILE).map(|f| f.len()), ends.last().copied());
     assert_eq!(store.poisoned(), None);
-    let next = store.append(
-        &stream("account-3"),
-        ExpectedVersion::NoStream,
-        vec![opened("Cy")],
-        Timestamp(0),
-        None,
-    );
+    let next = open_account(&mut store, "account-3", "Cy", 0);
     assert_eq!(next, Ok(Appended::Now(Version(1))));
 }
 
@@ -645,13 +694,7 @@ fn a_store_reopened_after_its_creation_was_cut_short_keeps_its_appends_through_a
             drop(store);
 
             // then the acknowledged append is there
-            let reopened = DurableStore::open(after.storage()).expect("reopens");
-            check_against_model(
-                &reopened,
-                &model_of(&steps[..1]),
-                None,
-                &format!("op {n}, seed {seed}"),
-            );
+            reopen_and_check_against_model(&after, &steps[..1], &format!("op {n}, seed {seed}"));
         }
     }
 }
@@ -826,13 +869,7 @@ fn law_9_after_a_crash_at_any_byte_reopening_yields_exactly_the_acknowledged_pre
             dropped: (cut - ends[whole]) as u64,
         });
         assert_eq!(store.recovery().torn_tail, torn, "cut at {cut}");
-        let more = store.append(
-            &stream("account-9"),
-            ExpectedVersion::NoStream,
-            vec![opened("Zed")],
-            Timestamp(9),
-            None,
-        );
+        let more = open_account(&mut store, "account-9", "Zed", 9);
         assert_eq!(more, Ok(Appended::Now(Version(1))), "cut at {cut}");
         let mut expected = acknowledged;
         expected.push((stream("account-9"), opened("Zed")));
@@ -854,13 +891,7 @@ fn a_torn_tail_is_cut_off_at_open_so_its_debris_never_ends_up_behind_a_new_frame
     // given a log whose last append, of a hundred events, was torn half way
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("opens");
-    let first = store.append(
-        &stream("account-1"),
-        ExpectedVersion::NoStream,
-        vec![opened("Ada")],
-        Timestamp(1),
-        None,
-    );
+    let first = open_account(&mut store, "account-1", "Ada", 1);
     assert_eq!(first, Ok(Appended::Now(Version(1))));
     let end = disk.file(LOG_FILE).expect("exists").len();
     let many: Vec<EventRecord> = (1..=100).map(deposited).collect();
@@ -1084,15 +1115,7 @@ fn a_torn_append_whose_owner_name_is_a_whole_frame_opens_at_every_cut() {
     let owner = a_whole_frame_as_text(40);
     let disk = SimDisk::new();
     let mut store = DurableStore::open(disk.storage()).expect("a fresh disk opens");
-    store
-        .append(
-            &stream("a"),
-            ExpectedVersion::NoStream,
-            vec![opened("Ann")],
-            Timestamp(1),
-            None,
-        )
-        .expect("the first append is acknowledged");
+    open_account(&mut store, "a", "Ann", 1).expect("the first append is acknowledged");
     let before = disk.file(LOG_FILE).expect("the log exists").len();
     disk.fail_op(1, io::ErrorKind::Other, true);
     let killed = store.append(
@@ -1238,10 +1261,7 @@ fn a_frame_whose_version_position_or_command_id_does_not_follow_on_is_refused() 
     // refused too, while the same frame in order opens
     assert_eq!(
         open_bytes(&log_of(&[framed(&batch_text("a", 2, 2, None))])).err(),
-        Some(OpenError::Corrupt {
-            offset: HEADER_LEN as u64,
-            damage: Damage::OutOfSequence,
-        })
+        corrupt_at(HEADER_LEN, Damage::OutOfSequence)
     );
     let good = open_bytes(&log_of(&[first, framed(&batch_text("a", 2, 2, None))]))
         .expect("frames that follow on open");
@@ -1265,10 +1285,7 @@ fn a_length_of_zero_with_a_good_check_is_refused_as_a_bad_length() {
     // then it is refused as a bad length, naming the length
     assert_eq!(
         opened.err(),
-        Some(OpenError::Corrupt {
-            offset: HEADER_LEN as u64,
-            damage: Damage::BadLength { length: 0 },
-        })
+        corrupt_at(HEADER_LEN, Damage::BadLength { length: 0 })
     );
 }
 
@@ -1286,13 +1303,7 @@ fn a_frame_with_neither_events_nor_a_command_is_refused() {
     let opened = open_bytes(&log_of(&[command_only]));
 
     // then the first is refused, the second opens with no events
-    assert_eq!(
-        refused.err(),
-        Some(OpenError::Corrupt {
-            offset: HEADER_LEN as u64,
-            damage: Damage::EmptyFrame,
-        })
-    );
+    assert_eq!(refused.err(), corrupt_at(HEADER_LEN, Damage::EmptyFrame));
     let opened = opened.expect("a command that appended nothing is a frame");
     assert_eq!(opened.last_position(), Position(0));
 }
@@ -1322,13 +1333,7 @@ fn a_tail_of_zeros_left_by_a_crash_is_cut_off_but_zeros_followed_by_data_are_ref
             dropped: 100
         })
     );
-    assert_eq!(
-        middle.err(),
-        Some(OpenError::Corrupt {
-            offset: ends[3] as u64,
-            damage: Damage::LengthCheck,
-        })
-    );
+    assert_eq!(middle.err(), corrupt_at(ends[3], Damage::LengthCheck));
 }
 
 #[test]
@@ -1344,13 +1349,7 @@ fn a_last_frame_whose_start_is_lost_but_whose_end_survived_is_refused_not_guesse
     let opened = open_bytes(&file);
 
     // then it is refused at that frame, for the operator to decide
-    assert_eq!(
-        opened.err(),
-        Some(OpenError::Corrupt {
-            offset: last as u64,
-            damage: Damage::LengthCheck,
-        })
-    );
+    assert_eq!(opened.err(), corrupt_at(last, Damage::LengthCheck));
 }
 
 /// Runs the script on `disk` until an operation fails. Returns what was
@@ -1563,13 +1562,7 @@ fn an_append_whose_sync_failed_is_not_reported_already_applied_by_a_reopen_befor
         // then the retry was written again, not answered from the lost
         // frame, and it survives: an acknowledgement is a promise
         assert_eq!(retried, Ok(Appended::Now(Version(1))), "seed {seed}");
-        let reopened = DurableStore::open(after.storage()).expect("reopens");
-        check_against_model(
-            &reopened,
-            &model_of(&steps[..2]),
-            None,
-            &format!("seed {seed}"),
-        );
+        reopen_and_check_against_model(&after, &steps[..2], &format!("seed {seed}"));
     }
 }
 
@@ -1578,12 +1571,7 @@ fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() 
     for seed in 0..8 {
         // given a writer killed at the sync of an append, so its frame sits
         // in the file unsynced, and a restart that finds it
-        let disk = SimDisk::new();
-        let mut store = DurableStore::open(disk.storage()).expect("opens");
-        let steps = script();
-        apply(&mut store, &steps[0]).expect("accepted");
-        disk.fail_op(1, io::ErrorKind::Other, true);
-        assert!(apply(&mut store, &steps[1]).is_err());
+        let (disk, store, steps) = a_writer_stopped_at_the_sync_of_its_second_append();
         drop(store);
         disk.clear_fault();
         let mut store = DurableStore::open(disk.storage()).expect("reopens");
@@ -1596,13 +1584,7 @@ fn an_append_found_whole_on_reopen_is_synced_before_its_retry_is_acknowledged() 
         drop(store);
 
         // then the append is still there: an acknowledgement is a promise
-        let reopened = DurableStore::open(after.storage()).expect("reopens");
-        check_against_model(
-            &reopened,
-            &model_of(&steps[..2]),
-            None,
-            &format!("seed {seed}"),
-        );
+        reopen_and_check_against_model(&after, &steps[..2], &format!("seed {seed}"));
     }
 }
 
@@ -1612,12 +1594,7 @@ fn a_failed_sync_at_open_leaves_a_marker_and_no_open_trusts_the_log_before_a_reb
         // given a writer killed at the sync of its second append, so the
         // frame sits in the file unsynced, and a restart whose own sync of
         // the log fails once, as a write-back error
-        let disk = SimDisk::new();
-        let mut store = DurableStore::open(disk.storage()).expect("opens");
-        let steps = script();
-        apply(&mut store, &steps[0]).expect("accepted");
-        disk.fail_op(1, io::ErrorKind::Other, true);
-        assert!(apply(&mut store, &steps[1]).is_err());
+        let (disk, store, steps) = a_writer_stopped_at_the_sync_of_its_second_append();
         drop(store);
         disk.clear_fault();
         disk.fail_op(4, io::ErrorKind::Other, false); // lock, list, read, sync_dir, sync
@@ -1766,13 +1743,7 @@ fn an_append_cut_back_after_a_failed_sync_that_wrote_its_frame_anyway_stays_gone
             matches!(failed, Err(AppendError::Io { cut_back: true, .. })),
             "seed {seed}: {failed:?}"
         );
-        let reopened = DurableStore::open(after.storage()).expect("reopens");
-        check_against_model(
-            &reopened,
-            &model_of(&steps[..1]),
-            None,
-            &format!("seed {seed}"),
-        );
+        reopen_and_check_against_model(&after, &steps[..1], &format!("seed {seed}"));
     }
 }
 
@@ -1869,13 +1840,7 @@ fn verify_finds_a_byte_changed_at_rest_and_names_its_frame() {
     disk.put_file(LOG_FILE, &damaged);
 
     // then verify names the third frame
-    assert_eq!(
-        store.verify().err(),
-        Some(OpenError::Corrupt {
-            offset: ends[2] as u64,
-            damage: Damage::Checksum,
-        })
-    );
+    assert_eq!(store.verify().err(), corrupt_at(ends[2], Damage::Checksum));
 }
 
 #[test]
@@ -1895,10 +1860,7 @@ fn verify_finds_a_log_replaced_by_another_whose_checksums_are_all_good() {
     // then verify names the first frame as not what the store holds
     assert_eq!(
         store.verify().err(),
-        Some(OpenError::Corrupt {
-            offset: HEADER_LEN as u64,
-            damage: Damage::NotInMemory,
-        })
+        corrupt_at(HEADER_LEN, Damage::NotInMemory)
     );
 }
 
@@ -1907,12 +1869,7 @@ fn verify_on_a_poisoned_store_checks_what_was_acknowledged_and_not_the_failed_fr
     // given a store whose writer is stopped at an append's sync, so the
     // frame stays in the file and the cut back cannot run, and a disk that
     // answers again afterwards
-    let disk = SimDisk::new();
-    let mut store = DurableStore::open(disk.storage()).expect("opens");
-    let steps = script();
-    apply(&mut store, &steps[0]).expect("accepted");
-    disk.fail_op(1, io::ErrorKind::Other, true);
-    assert!(apply(&mut store, &steps[1]).is_err());
+    let (disk, mut store, _steps) = a_writer_stopped_at_the_sync_of_its_second_append();
     disk.clear_fault();
     assert!(disk.file(LOG_FILE).expect("exists").len() > HEADER_LEN + 1);
 
@@ -2116,8 +2073,8 @@ fn law_9_a_writer_process_killed_mid_stream_loses_no_acknowledged_event() {
 
 mod exercises {
     use super::{
-        SimDisk, Storage, apply, check_against_model, deposited, largest_allocation, opened,
-        script, stream, written_log,
+        SimDisk, Storage, a_store_with_ada_opened, apply, check_against_model, deposited,
+        largest_allocation, opened, script, stream, written_log,
     };
     use std::cell::Cell as Counter;
     use std::io;
@@ -2304,17 +2261,7 @@ mod exercises {
         for n in 0..3 {
             // given a store with one event, whose n-th operation from now
             // fails once
-            let disk = SimDisk::new();
-            let mut store = DurableStore::open(disk.storage()).expect("opens");
-            store
-                .append(
-                    &stream("account-1"),
-                    ExpectedVersion::NoStream,
-                    vec![opened("Ada")],
-                    Timestamp(1),
-                    None,
-                )
-                .expect("accepted");
+            let (disk, store) = a_store_with_ada_opened();
             disk.fail_op(n, io::ErrorKind::Other, false);
             let reopens = Counter::new(0);
             let mut reopen = || {
@@ -2357,17 +2304,7 @@ mod exercises {
     )]
     fn exercise_13_3_a_refusal_is_not_retried_and_failures_stop_after_the_given_tries() {
         // given a store with one event
-        let disk = SimDisk::new();
-        let mut store = DurableStore::open(disk.storage()).expect("opens");
-        store
-            .append(
-                &stream("account-1"),
-                ExpectedVersion::NoStream,
-                vec![opened("Ada")],
-                Timestamp(1),
-                None,
-            )
-            .expect("accepted");
+        let (disk, store) = a_store_with_ada_opened();
         let reopens = Counter::new(0);
         // Every reopened store's first write fails again.
         let mut reopen = || {
