@@ -1022,6 +1022,23 @@ mod exercises {
     use pretty_assertions::assert_eq;
     use std::collections::BTreeSet;
 
+    /// Given: `account-1` registered by Ada with `ada@example.com` at
+    /// second 1, through the lesson's `register`.
+    fn ada_registered_as_account_1() -> (Repository<Account>, Repository<EmailReservation>) {
+        let mut accounts = Repository::<Account>::new();
+        let mut emails = Repository::<EmailReservation>::new();
+        register(
+            &mut accounts,
+            &mut emails,
+            &id("account-1"),
+            "Ada",
+            "ada@example.com",
+            Timestamp(1),
+        )
+        .expect("a fresh email");
+        (accounts, emails)
+    }
+
     #[test]
     #[cfg_attr(
         not(feature = "solutions"),
@@ -1096,18 +1113,8 @@ mod exercises {
     )]
     fn exercise_6_3_closing_an_account_frees_its_email_for_a_new_customer() {
         // given: account-1 holds ada@example.com and 10.00
-        let mut accounts = Repository::<Account>::new();
-        let mut emails = Repository::<EmailReservation>::new();
+        let (mut accounts, mut emails) = ada_registered_as_account_1();
         let one = id("account-1");
-        register(
-            &mut accounts,
-            &mut emails,
-            &one,
-            "Ada",
-            "ada@example.com",
-            Timestamp(1),
-        )
-        .expect("a fresh email");
         accounts
             .execute(&one, &deposit(10_00), Timestamp(2))
             .expect("an open account takes deposits");
@@ -1162,18 +1169,8 @@ mod exercises {
     fn exercise_6_3_a_retry_after_dying_between_the_close_and_the_release_frees_the_email() {
         // given: account-1 holds ada@example.com; the process closed it and
         // died before releasing the email
-        let mut accounts = Repository::<Account>::new();
-        let mut emails = Repository::<EmailReservation>::new();
+        let (mut accounts, mut emails) = ada_registered_as_account_1();
         let one = id("account-1");
-        register(
-            &mut accounts,
-            &mut emails,
-            &one,
-            "Ada",
-            "ada@example.com",
-            Timestamp(1),
-        )
-        .expect("a fresh email");
         accounts
             .execute(&one, &AccountCommand::CloseAccount, Timestamp(2))
             .expect("an empty open account closes");
@@ -1210,17 +1207,7 @@ mod exercises {
     fn exercise_6_3_closing_an_account_leaves_another_accounts_claim_alone() {
         // given: account-1 holds the email; account-2 was opened with the
         // same email without registering
-        let mut accounts = Repository::<Account>::new();
-        let mut emails = Repository::<EmailReservation>::new();
-        register(
-            &mut accounts,
-            &mut emails,
-            &id("account-1"),
-            "Ada",
-            "ada@example.com",
-            Timestamp(1),
-        )
-        .expect("a fresh email");
+        let (mut accounts, mut emails) = ada_registered_as_account_1();
         let two = id("account-2");
         accounts
             .execute(&two, &open("Ada", "ada@example.com"), Timestamp(2))
@@ -1246,21 +1233,11 @@ mod exercises {
     )]
     fn exercise_6_4_the_sweep_releases_old_orphan_claims_and_nothing_else() {
         // given
-        let mut accounts = Repository::<Account>::new();
-        let mut emails = Repository::<EmailReservation>::new();
+        // a healthy registration
+        let (mut accounts, mut emails) = ada_registered_as_account_1();
         let claim = |account: &str| EmailCommand::ClaimEmail {
             account: id(account),
         };
-        // a healthy registration
-        register(
-            &mut accounts,
-            &mut emails,
-            &id("account-1"),
-            "Ada",
-            "ada@example.com",
-            Timestamp(1),
-        )
-        .expect("a fresh email");
         // an old claim whose registration died before the open
         emails
             .execute(
